@@ -1,0 +1,31 @@
+"Shared by the benchmark scripts: machine description and writing one section of bench/RESULTS.md."
+import os, platform, re, sys
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / 'RESULTS.md'
+
+
+def machine() -> str:
+    "CPU model, cores, memory, torch version and bf16 support, in one line."
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
+    mem = next((int(l.split()[1]) / 2**20 for l in open('/proc/meminfo') if l.startswith('MemTotal')), 0)
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ', no GPU'
+    bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB{gpu}; torch {torch.__version__}, CPU bf16 {'yes' if bf16 else 'no'}"
+
+
+def write_section(name: str, text: str):
+    "Replace (or add) the section `name` of bench/RESULTS.md, atomically."
+    start, end = f'<!-- {name}:start -->', f'<!-- {name}:end -->'
+    block = f'{start}\n{text.strip()}\n{end}'
+    old = RESULTS.read_text() if RESULTS.exists() else '# Benchmark results\n\nEach section is written by the script it names; rerun it to update.\n'
+    new = re.sub(re.escape(start) + '.*?' + re.escape(end), lambda _: block, old, flags=re.S) if start in old else old.rstrip() + '\n\n' + block + '\n'
+    tmp = RESULTS.with_suffix('.tmp')
+    tmp.write_text(new)
+    os.replace(tmp, RESULTS)
+    print(f'updated {RESULTS} ({name})')
+
+
+def command_line() -> str: return 'python ' + ' '.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
