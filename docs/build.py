@@ -1,0 +1,124 @@
+"""Build the documentation site from the notebooks, without Quarto (which cannot be installed here).
+
+    python docs/build.py            # execute, process, render into _site/, then check every internal link
+    python docs/build.py --no-exec  # reuse the executed notebooks in _build/executed/
+
+1. Each notebook runs in-process as nbdev_test runs it (cells flagged slow/gpu and `eval: false` skipped),
+   keeping its outputs: figures, tables, printed results.
+2. nbdev's own processors turn it into a documentation page (show_doc rendered, hidden cells and export
+   directives dropped), as they do for Quarto; a small step removes what only Quarto reads.
+3. Sphinx with myst-nb and the furo theme renders the pages; the navigation is the sidebar of _quarto.yml,
+   so the Quarto site and this one list the same pages in the same order.
+4. Every page's links and images are checked: a broken internal link or a missing image fails the build.
+"""
+import argparse, os, re, shutil, subprocess, sys, time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NBS, BUILD, SITE = ROOT / 'nbs', ROOT / '_build', ROOT / '_site'
+
+
+def sidebar_pages() -> list:
+    "The notebooks of _quarto.yml's sidebar, in order."
+    cfg = yaml.safe_load((ROOT / '_quarto.yml').read_text())
+    return [str(p) for p in cfg['website']['sidebar']['contents']]
+
+
+def execute(src: Path, dst: Path):
+    "Run a notebook as nbdev_test does, keeping the outputs; raise if a cell fails."
+    from execnb.nbio import read_nb, write_nb
+    from execnb.shell import CaptureShell
+    from nbdev.config import get_config
+    from nbdev.process import NBProcessor
+    from nbdev.frontmatter import FrontmatterProc
+    skip = set(get_config().tst_flags.split())
+    nb = NBProcessor(src, procs=FrontmatterProc, process=True).nb
+    def no_eval(cell):
+        if cell.cell_type != 'code': return True
+        d = getattr(cell, 'directives_', {}) or {}
+        return d.get('eval:', [''])[0].lower() == 'false' or bool(skip & d.keys())
+    os.environ['IN_TEST'] = '1'
+    shell = CaptureShell(src)
+    cwd = os.getcwd(); os.chdir(src.parent)
+    try: shell.run_all(nb, exc_stop=True, preproc=no_eval)
+    finally: os.chdir(cwd)
+    raw = read_nb(src)  # the parsed copy lost its `#|` lines, which nbdev's doc processors need
+    assert len(raw.cells) == len(nb.cells), f"{src}: cells changed while executing"
+    for cell, ran in zip(raw.cells, nb.cells):
+        if cell.cell_type == 'code': cell.outputs, cell.execution_count = ran.get('outputs', []), ran.get('execution_count')
+    write_nb(raw, dst)
+
+
+def process(src: Path, dst: Path):
+    "nbdev's documentation processors, then remove what only Quarto understands."
+    from execnb.nbio import read_nb, write_nb
+    from nbdev.processors import FilterDefaults
+    from nbdev.process import NBProcessor
+    proc = NBProcessor(src, procs=FilterDefaults().procs(), process=True)
+    cells = []
+    for cell in proc.nb.cells:
+        if cell.cell_type == 'raw' and cell.source.startswith('---'):  # Quarto front matter: back to title and subtitle
+            meta = yaml.safe_load(cell.source.strip().strip('-')) or {}
+            cell.cell_type, cell.source = 'markdown', f"# {meta.get('title', '')}\n\n> {meta.get('description', '')}".rstrip('> \n')
+            cell.pop('outputs', None); cell.pop('execution_count', None)
+        directives = dict(re.findall(r'^#\|\s*([\w-]+):?\s*(.*)$', cell.source, flags=re.M))
+        if directives.get('include', '').strip() == 'false' or 'hide' in directives: continue
+        cell.source = re.sub(r'^#\|.*\n?', '', cell.source, flags=re.M)
+        if directives.get('echo', '').strip() == 'false': cell.source = ''
+        if directives.get('output', '').strip() == 'false': cell.outputs = []
+        for key in [k for k in cell if k.endswith('_') or k == 'has_sd']: del cell[key]
+        if cell.cell_type == 'code' and not cell.source.strip() and not cell.get('outputs'): continue
+        cells.append(cell)
+    proc.nb.cells = cells
+    proc.nb.metadata.update(kernelspec={'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
+                            language_info={'name': 'python', 'pygments_lexer': 'ipython3'})  # nbdev_clean strips these
+    write_nb(proc.nb, dst)
+
+
+def add_navigation(index: Path, pages: list):
+    "A hidden toctree at the end of the home page: Sphinx's sidebar, from _quarto.yml's order."
+    import json
+    nb = json.loads(index.read_text())
+    entries = '\n'.join(Path(p).stem for p in pages if Path(p).stem != 'index')
+    nb['cells'].append({'cell_type': 'markdown', 'metadata': {}, 'source': f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n\n{entries}\n```"})
+    index.write_text(json.dumps(nb, indent=1))
+
+
+def check_links(site: Path) -> list:
+    "Every internal href/src of every page that points at nothing."
+    broken = []
+    for page in site.rglob('*.html'):
+        for url in re.findall(r'(?:href|src)="([^"#?]+)', page.read_text(errors='replace')):
+            if re.match(r'^(https?:|mailto:|data:|javascript:|//)', url): continue
+            if not (page.parent / url).resolve().exists(): broken.append(f"{page.relative_to(site)}: {url}")
+    return broken
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--no-exec', action='store_true', help='reuse _build/executed instead of running the notebooks')
+    args = ap.parse_args()
+    pages, start = sidebar_pages(), time.time()
+    executed, source = BUILD / 'executed', BUILD / 'source'
+    executed.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(source, ignore_errors=True); source.mkdir(parents=True)
+    for page in pages:
+        if not args.no_exec:
+            print(f"executing {page}", flush=True)
+            execute(NBS / page, executed / page)
+        process(executed / page, source / page)
+    add_navigation(source / 'index.ipynb', pages)
+    shutil.copy(ROOT / 'docs' / 'conf.py', source / 'conf.py')
+    shutil.rmtree(SITE, ignore_errors=True)
+    res = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-W', '--keep-going', str(source), str(SITE)])
+    if res.returncode: sys.exit(f"sphinx failed (exit {res.returncode})")
+    broken = check_links(SITE)
+    for b in broken: print(f"broken link: {b}")
+    if broken: sys.exit(f"{len(broken)} broken internal link(s) or missing image(s)")
+    print(f"built {len(pages)} pages into {SITE} in {time.time() - start:.0f} s; all internal links and images resolve")
+
+
+if __name__ == '__main__':
+    main()
