@@ -110,6 +110,7 @@ def main():
             execute(NBS / page, executed / page)
         process(executed / page, source / page)
     add_navigation(source / 'index.ipynb', pages)
+    if (NBS / 'images').is_dir(): shutil.copytree(NBS / 'images', source / 'images')
     shutil.copy(ROOT / 'docs' / 'conf.py', source / 'conf.py')
     shutil.rmtree(SITE, ignore_errors=True)
     res = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-W', '--keep-going', str(source), str(SITE)])
