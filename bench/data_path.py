@@ -16,12 +16,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 def measure(data_dir: str, mode: str, cache_dir: str) -> dict:
     "One measurement, in a fresh process (called through --worker)."
     import torch
+    from brats_nbdev.model import keep_freed_memory
+    keep_freed_memory()  # as the console scripts do, in every mode
     from brats_nbdev.data import find_cases
     from brats_nbdev.transforms import make_dataset, make_loader, train_transforms
     items = [c.as_dict() for c in find_cases(data_dir)]
     if mode == 'steps':  # training steps per second at the CPU preset: 64^3 patches, bf16, batch 1
         from brats_nbdev.model import build_model
-        from brats_nbdev.train import autocast, dice_loss, resolve_amp, train_step
+        from brats_nbdev.train import dice_loss, resolve_amp, train_step
         ds = make_dataset(items, train_transforms(roi_size=(64, 64, 64)), cache='memory')
         model, cpu = build_model(), torch.device('cpu')
         opt, amp = torch.optim.Adam(model.parameters(), 1e-3), resolve_amp('auto', cpu)
@@ -66,7 +68,7 @@ def main():
 
 Machine: {machine()}.
 Command: `{command_line()}`; {args.cases} synthetic 240x240x155 mm cases in the MSD layout, cycling RAS/LPS and
-1 mm / 1.2x1.2x1.5 mm (so half of them are resampled), the seed's training pipeline (crop 224x224x144), no model.
+1 mm / 1.2x1.2x1.5 mm (so half of them are resampled), the seed's training pipeline (crop 224x224x144), no model;\nregions cached as uint8, glibc malloc keeping freed blocks (`keep_freed_memory`) in every mode.
 
 | data set | building it | one epoch (after the first) | vs uncached | peak RSS |
 |---|---|---|---|---|

@@ -1,17 +1,19 @@
 """Predict one full 240x240x155 case on CPU: the project's default against the seed's inference settings.
 
-    python bench/predict_cpu.py --checkpoint runs/synthetic-cpu/best.pt [--cases 2] [--out /tmp/bench-predict]
+    python bench/predict_cpu.py --checkpoint runs/synthetic-cpu/best.pt [--cases 4] [--out /tmp/bench-predict]
 
-Both settings run end to end (load the four NIfTI files -> RAS, 1 mm, normalise -> infer -> back to the
+Every setting runs end to end (load the four NIfTI files -> RAS, 1 mm, normalise -> infer -> back to the
 original grid -> label map written), each case in its own process so that peak memory (RSS) is that
 setting's own:
 - default: one 240x240x160 window (overlap 0), bf16 autocast where the CPU supports it, inference_mode,
-  channels-last 3D; what `brats_predict` does.
+  channels-last 3D, glibc malloc keeping freed blocks; what `brats_predict` does.
+- default-fp32: the same in fp32 (separates precision from window layout).
+- seed-windows-bf16: the seed's 8 windows with the default's precision and settings.
 - seed: the MONAI tutorial's inference: roi 224x224x144, overlap 0.5 (8 windows), fp32, torch.no_grad.
 The model's share of the time is measured separately. Dice (TC, WT, ET) against the synthetic ground truth
 shows whether the fast path changes the answer. Results go to bench/RESULTS.md (section predict_cpu).
 """
-import argparse, json, os, resource, subprocess, sys, tempfile, time
+import argparse, json, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -27,6 +29,8 @@ def run_one(checkpoint: str, case_dir: str, out_dir: str, setting: str) -> dict:
     from brats_nbdev.model import load_model
     from brats_nbdev.predict import write_prediction
     from brats_nbdev.transforms import infer_transforms, invert_transforms, labels_to_regions, regions_to_labels
+    from brats_nbdev.model import keep_freed_memory
+    if setting != 'seed': keep_freed_memory()  # as brats_predict does; the tutorial's code does not
     start = time.perf_counter()
     (case,) = find_cases(case_dir)
     model = load_model(checkpoint).eval()
@@ -35,6 +39,7 @@ def run_one(checkpoint: str, case_dir: str, out_dir: str, setting: str) -> dict:
     x = data['image'][None]
     t0 = time.perf_counter()
     if setting == 'default': probs = predict_probabilities(model, x)[0][0]
+    elif setting == 'default-fp32': probs = predict_probabilities(model, x, amp='fp32')[0][0]
     elif setting == 'seed-windows-bf16': probs = predict_probabilities(model, x, one_window=False)[0][0]
     else:
         with torch.no_grad(): probs = sliding_window_inference(x, (224, 224, 144), 1, model, overlap=0.5).sigmoid()[0]
@@ -51,7 +56,7 @@ def run_one(checkpoint: str, case_dir: str, out_dir: str, setting: str) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--checkpoint', required=True)
-    ap.add_argument('--cases', type=int, default=2)
+    ap.add_argument('--cases', type=int, default=4)
     ap.add_argument('--out', default=None)
     ap.add_argument('--worker', nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -62,7 +67,7 @@ def main():
     out = Path(args.out or tempfile.mkdtemp(prefix='bench-predict-'))
     data = write_synthetic_dataset(out / 'data', cases=args.cases, shape=(240, 240, 155), layout='brats2021', seed=7,
                                    vary_geometry=False, progress=False)
-    results = {'default': [], 'seed-windows-bf16': [], 'seed': []}
+    results = {'default': [], 'default-fp32': [], 'seed-windows-bf16': [], 'seed': []}
     for case_dir in sorted(p for p in data.iterdir() if p.is_dir()):
         for setting in results:
             res = subprocess.run([sys.executable, __file__, '--checkpoint', args.checkpoint, '--worker', str(case_dir),
@@ -74,7 +79,8 @@ def main():
     dice = lambda s, reg: sum(r['dice'][reg] for r in results[s]) / len(results[s])
     rows = '\n'.join(f"| {s} | {mean(s, 'total_s'):.1f} s | {mean(s, 'model_s'):.1f} s | {max(r['peak_rss_gb'] for r in results[s]):.2f} GB | "
                      + ' / '.join(f"{dice(s, r):.3f}" for r in ('TC', 'WT', 'ET')) + ' |' for s in results)
-    gap = max(abs(dice('default', r) - dice('seed', r)) for r in ('TC', 'WT', 'ET'))
+    gap = lambda a, b: max(abs(dice(a, r) - dice(b, r)) for r in ('TC', 'WT', 'ET'))
+    case_gap = lambda a, b: max(abs(x['dice'][r] - y['dice'][r]) for x, y in zip(results[a], results[b]) for r in ('TC', 'WT', 'ET'))
     text = f"""## Predicting one full case on CPU
 
 Machine: {machine()}.
@@ -85,12 +91,19 @@ its own process; times are means over the cases, end to end from the NIfTI files
 |---|---|---|---|---|
 {rows}
 
-default: one 240x240x160 window, bf16 autocast, inference_mode, channels-last 3D (`brats_predict`'s defaults).
+default: one 240x240x160 window, bf16 autocast, inference_mode, channels-last 3D, glibc malloc keeping freed
+blocks (`brats_predict`'s defaults).
+default-fp32: the same in fp32.
 seed-windows-bf16: the seed's 8 windows with the default's bf16, inference_mode and channels-last.
 seed: roi 224x224x144, overlap 0.5 (8 windows), fp32, no_grad (the MONAI tutorial).
-Speed-up of the whole case: {mean('seed', 'total_s') / mean('default', 'total_s'):.1f}x; largest Dice difference between default and seed: {gap:.4f}.
-The difference comes from the window layout, not from the precision: the same one window in fp32 gave the
-default's Dice within 0.001 (checked by hand on these cases), while the seed's windows in bf16 give the seed's Dice.
+Speed-up of the whole case: {mean('seed', 'total_s') / mean('default', 'total_s'):.1f}x.
+
+| Dice compared | largest difference of a region's mean | largest difference in one case |
+|---|---|---|
+| default vs seed (everything) | {gap('default', 'seed'):.4f} | {case_gap('default', 'seed'):.4f} |
+| default vs default-fp32 (precision, one window) | {gap('default', 'default-fp32'):.4f} | {case_gap('default', 'default-fp32'):.4f} |
+| seed-windows-bf16 vs seed (precision, 8 windows) | {gap('seed-windows-bf16', 'seed'):.4f} | {case_gap('seed-windows-bf16', 'seed'):.4f} |
+| default-fp32 vs seed (window layout, fp32) | {gap('default-fp32', 'seed'):.4f} | {case_gap('default-fp32', 'seed'):.4f} |
 """
     print(text)
     write_section('predict_cpu', text)

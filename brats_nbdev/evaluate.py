@@ -19,7 +19,7 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from .data import REGIONS, atomic_path, case_image, find_cases, get_convention, load_split, split_cases, kfold_splits
-from .model import load_model, read_checkpoint, size_divisor
+from .model import keep_freed_memory, load_model, read_checkpoint, size_divisor
 from .train import TrainConfig, autocast, resolve_amp, start_tracking, wandb_prediction_table
 from .transforms import infer_transforms, invert_transforms, labels_to_regions, regions_to_labels
 
@@ -247,6 +247,7 @@ def brats_evaluate(data_dir: Param("Data set folder with labels", str),
                    wandb: Param("Log tables to W&B: online, offline or disabled", str, choices=['online', 'offline', 'disabled']) = 'disabled'):
     "Score a model or a folder of predictions on a data set with BraTS's metrics."
     if (checkpoint is None) == (predictions is None): sys.exit("brats_evaluate: give --checkpoint or --predictions (one of them)")
+    keep_freed_memory()
     try:
         cases = [c for c in find_cases(data_dir) if c.label is not None]
         ids = set(_split_ids(checkpoint, cases, split) if checkpoint else [c.id for c in cases])

@@ -4,6 +4,7 @@
 
 # %% ../nbs/02_model.ipynb #d7710979
 from __future__ import annotations
+import ctypes, ctypes.util, platform
 from pathlib import Path
 
 import torch
@@ -13,9 +14,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from .data import atomic_path
 
 # %% auto #0
-__all__ = ['MODEL_DEFAULTS', 'MODEL_CLASSES', 'VAE_LOSS_WEIGHT', 'CHECKPOINT_FORMAT', 'model_config', 'build_model',
-           'count_parameters', 'size_divisor', 'check_input_size', 'forward_flops', 'save_checkpoint',
-           'CheckpointError', 'read_checkpoint', 'load_model']
+__all__ = ['MODEL_DEFAULTS', 'MODEL_CLASSES', 'VAE_LOSS_WEIGHT', 'M_TRIM_THRESHOLD', 'M_MMAP_THRESHOLD', 'CHECKPOINT_FORMAT',
+           'model_config', 'build_model', 'count_parameters', 'size_divisor', 'check_input_size', 'forward_flops',
+           'keep_freed_memory', 'save_checkpoint', 'CheckpointError', 'read_checkpoint', 'load_model']
 
 # %% ../nbs/02_model.ipynb #5fc517c5
 MODEL_DEFAULTS = {
@@ -72,6 +73,16 @@ def forward_flops(name: str = 'segresnet', size=(224, 224, 144), batch: int = 1,
         x = torch.empty(batch, cfg['in_channels'], *size)
     with FlopCounterMode(display=False) as counter, torch.no_grad(): model(x)
     return counter.get_total_flops()
+
+# %% ../nbs/02_model.ipynb #4b4156a3
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+
+def keep_freed_memory(mmap_threshold: int = 2**30, trim_threshold: int = 2**31 - 1) -> bool:
+    "Let glibc's `malloc` keep freed blocks below `mmap_threshold` bytes for reuse; False where that is not possible."
+    if platform.system() != 'Linux' or not (name := ctypes.util.find_library('c')): return False
+    try: mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError): return False
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 and mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1
 
 # %% ../nbs/02_model.ipynb #ecd9a52f
 CHECKPOINT_FORMAT = 'brats_nbdev-checkpoint-v1'

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from .data import MODALITIES, MSD, Case, Problem, check_case, save_nifti, scan_cases
 from .evaluate import predict_case
-from .model import CheckpointError, load_model
+from .model import CheckpointError, keep_freed_memory, load_model
 
 # %% auto #0
 __all__ = ['resolve_inputs', 'write_prediction', 'predict_cases', 'brats_predict']
@@ -71,13 +71,15 @@ def brats_predict(checkpoint: Param("Model checkpoint (brats_train's best.pt, or
                   et_min_voxels: Param("Relabel ET components smaller than this as core", int) = 0,
                   amp: Param("Precision: auto, bf16, fp16 or fp32", str) = 'auto',
                   roi: Param("Window when the volume is too large for one", int, nargs=3) = (224, 224, 144),
-                  overlap: Param("Overlap of those windows", float) = 0.5):
+                  overlap: Param("Overlap of those windows", float) = 0.5,
+                  windows: Param("Always use --roi windows, the seed's layout, even when one window fits", store_true) = False):
     "Predict brain-tumour label maps on the inputs' own grids; exit status 1 if any case failed."
+    keep_freed_memory()  # about 2x faster whole-case windows on CPU (02_model)
     try: model = load_model(checkpoint)
     except CheckpointError as e: sys.exit(f"brats_predict: {e}")
     cases, failures = resolve_inputs(input)
     written, failed = predict_cases(model, cases, output, convention, uncertainty, tta=tta, et_min_voxels=et_min_voxels,
-                                    amp=amp, roi=tuple(roi), overlap=overlap)
+                                    amp=amp, roi=tuple(roi), overlap=overlap, one_window=not windows)
     failures += failed
     print(f"wrote {len(written)} file(s) to {output}")
     for p in failures: print(f"FAILED {p}")

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .data import (REGIONS, atomic_path, find_cases, kfold_splits, load_split, save_split, split_cases,
                               write_synthetic_dataset)
-from .model import VAE_LOSS_WEIGHT, build_model, check_input_size, model_config, read_checkpoint
+from .model import VAE_LOSS_WEIGHT, build_model, check_input_size, keep_freed_memory, model_config, read_checkpoint
 from .transforms import CACHES, make_dataset, make_loader, train_transforms, val_transforms
 
 # %% auto #0
@@ -206,7 +206,7 @@ def validate(model, loader, device, amp: str, roi, sw_batch_size: int = 1, overl
         for batch in tqdm(loader, desc='validating', leave=False, disable=not progress):
             logits = sliding_window_inference(batch['image'].to(device), roi, sw_batch_size, predictor, overlap=overlap)
             pred = logits.float().sigmoid() > 0.5
-            metric(y_pred=pred, y=batch['label'].to(device))
+            metric(y_pred=pred, y=batch['label'].to(device).float())
             if keep_example and example is None: example = (batch['image'][0].cpu(), batch['label'][0].cpu(), pred[0].cpu())
     per_region = metric.aggregate()
     n = metric.get_buffer().shape[0]
@@ -435,6 +435,7 @@ def format_result(result: dict) -> str:
 def brats_train(argv=None):
     "Console script: train from command-line options and/or a YAML file; without --data-dir, on synthetic cases."
     args = vars(config_parser().parse_args(argv))
+    keep_freed_memory()  # reuse big CPU blocks instead of page-faulting fresh ones (02_model)
     settings = read_config_file(args.pop('config')) if args.get('config') else {}
     settings.update({k: v for k, v in args.items() if v is not None})
     try: result = train(default_config(settings.get('data_dir') is None, **settings))

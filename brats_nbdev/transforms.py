@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from monai.data import CacheDataset, DataLoader, Dataset, PersistentDataset
 from monai.data.utils import json_hashing
-from monai.transforms import (Compose, Invertd, LoadImaged, MapTransform, NormalizeIntensityd, Orientationd,
+from monai.transforms import (CastToTyped, Compose, Invertd, LoadImaged, MapTransform, NormalizeIntensityd, Orientationd,
                               RandFlipd, RandScaleIntensityd, RandShiftIntensityd, RandSpatialCropd, Spacingd,
                               SpatialPadd)
 
@@ -91,7 +91,8 @@ def preprocess_transforms(with_label: bool = True, pixdim=(1.0, 1.0, 1.0), axcod
     keys, modes = (['image', 'label'], ('bilinear', 'nearest')) if with_label else (['image'], ('bilinear',))
     return [Orientationd(keys, axcodes=axcodes, labels=None),  # labels from the image's own space (MONAI's coming default)
             Spacingd(keys, pixdim=pixdim, mode=modes),
-            NormalizeIntensityd('image', nonzero=True, channel_wise=True)]
+            NormalizeIntensityd('image', nonzero=True, channel_wise=True),
+            *([CastToTyped('label', torch.uint8)] if with_label else [])]  # 0/1 regions: a quarter of float32's bytes
 
 # %% ../nbs/01_transforms.ipynb #acce1598
 def augment_transforms(roi_size=(224, 224, 144), flip_prob: float = 0.5, scale: float = 0.1,
