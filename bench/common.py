@@ -1,5 +1,5 @@
 "Shared by the benchmark scripts: machine description and writing one section of bench/RESULTS.md."
-import os, platform, re, sys
+import os, platform, re, resource, sys
 from pathlib import Path
 
 import torch
@@ -29,3 +29,8 @@ def write_section(name: str, text: str):
 
 
 def command_line() -> str: return 'python ' + ' '.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+
+def peak_rss_gb() -> float:
+    "This process's peak resident set size so far, in GiB."
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

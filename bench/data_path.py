@@ -7,10 +7,11 @@ Loading is the seed's training pipeline (load 4 modalities, regions, RAS, 1 mm, 
 flips, intensity) with no model; a cached epoch only crops, flips and rescales. Each measurement runs in its
 own process, so that its peak memory (RSS) is its own. Results go to bench/RESULTS.md (section data_path).
 """
-import argparse, json, resource, subprocess, sys, tempfile, time
+import argparse, json, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import peak_rss_gb  # noqa: E402
 
 
 def measure(data_dir: str, mode: str, cache_dir: str) -> dict:
@@ -32,7 +33,7 @@ def measure(data_dir: str, mode: str, cache_dir: str) -> dict:
         start = time.perf_counter()
         for b in batches: train_step(model, b, opt, dice_loss(), torch.amp.GradScaler('cpu', enabled=False), cpu, amp)
         return {'steps_per_s': len(batches) / (time.perf_counter() - start), 'amp': amp,
-                'peak_rss_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+                'peak_rss_gb': peak_rss_gb()}
     transform = train_transforms()
     start = time.perf_counter()
     ds = make_dataset(items, transform, cache={'uncached': 'none', 'memory': 'memory', 'disk': 'disk'}[mode], cache_dir=cache_dir)
@@ -42,7 +43,7 @@ def measure(data_dir: str, mode: str, cache_dir: str) -> dict:
         start = time.perf_counter()
         for _batch in make_loader(ds): pass
         epochs.append(time.perf_counter() - start)
-    return {'fill_s': fill, 'epochs_s': epochs, 'peak_rss_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    return {'fill_s': fill, 'epochs_s': epochs, 'peak_rss_gb': peak_rss_gb()}
 
 
 def main():

@@ -24,10 +24,11 @@ does not change its speed). Each measurement runs in its own process:
 Peak GPU memory is `torch.cuda.max_memory_allocated`. Results go to bench/RESULTS.md (section gpu) when run
 on a GPU; `--smoke` prints them only.
 """
-import argparse, itertools, json, resource, statistics, subprocess, sys, tempfile, time
+import argparse, itertools, json, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import peak_rss_gb  # noqa: E402
 
 SEED_ROI = (224, 224, 144)
 
@@ -67,8 +68,8 @@ def epoch(mode: str, data: Path, n_train: int, n_val: int, roi, workers: int) ->
     if mode == 'gpu-cache':
         to_gpu = [CastToTyped('image', torch.float16), ToDeviced(['image', 'label'], device)]
         cast_back = [CastToTyped('image', torch.float32)]
-        train_tf = Compose(load_transforms() + preprocess_transforms() + to_gpu + augment_transforms(roi)[:2] + cast_back
-                           + augment_transforms(roi)[2:])
+        augment = augment_transforms(roi)  # pad, crop, then flips and intensity: back to float32 after the crop
+        train_tf = Compose(load_transforms() + preprocess_transforms() + to_gpu + augment[:2] + cast_back + augment[2:])
         train_ds = CacheDataset(train_items, train_tf, num_workers=workers, copy_cache=False, progress=False)
         val_ds = CacheDataset(val_items, Compose(load_transforms() + preprocess_transforms() + to_gpu + cast_back),
                               num_workers=workers, copy_cache=False, progress=False)
@@ -97,7 +98,7 @@ def epoch(mode: str, data: Path, n_train: int, n_val: int, roi, workers: int) ->
     steady = step_times[len(step_times) // 4:] or step_times  # after the first quarter (cuDNN autotuning, warm caches)
     return {'fill_s': fill_s, 'train_s': train_s, 'val_s': val_s, 'steps_per_s': 1 / statistics.median(steady),
             'amp': amp, 'val_cases': scores['cases'], 'peak_gpu_gb': peak_gpu_gb(device),
-            'peak_rss_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+            'peak_rss_gb': peak_rss_gb()}
 
 
 def predict(data: Path, n: int, setting: str, out: Path) -> dict:
@@ -118,7 +119,7 @@ def predict(data: Path, n: int, setting: str, out: Path) -> dict:
         write_prediction(predict_case(model, case.as_dict(), **options), case, out / setting)
         sync(device); times.append(time.perf_counter() - start)
     return {'per_case_s': statistics.mean(times[1:]), 'cases': n, 'peak_gpu_gb': peak_gpu_gb(device),
-            'peak_rss_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+            'peak_rss_gb': peak_rss_gb()}
 
 
 def main():

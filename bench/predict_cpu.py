@@ -13,10 +13,11 @@ setting's own:
 The model's share of the time is measured separately. Dice (TC, WT, ET) against the synthetic ground truth
 shows whether the fast path changes the answer. Results go to bench/RESULTS.md (section predict_cpu).
 """
-import argparse, json, resource, subprocess, sys, tempfile, time
+import argparse, json, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import peak_rss_gb  # noqa: E402
 
 
 def run_one(checkpoint: str, case_dir: str, out_dir: str, setting: str) -> dict:
@@ -50,7 +51,7 @@ def run_one(checkpoint: str, case_dir: str, out_dir: str, setting: str) -> dict:
     total = time.perf_counter() - start
     truth = labels_to_regions(np.asarray(nib.load(case.label).dataobj), case.convention)
     dice = {r: region_metrics(regions[i], truth[i])['dice'] for i, r in enumerate(REGIONS)}
-    return {'total_s': total, 'model_s': model_s, 'peak_rss_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 'dice': dice}
+    return {'total_s': total, 'model_s': model_s, 'peak_rss_gb': peak_rss_gb(), 'dice': dice}
 
 
 def main():

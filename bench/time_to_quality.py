@@ -13,16 +13,14 @@ Three settings, each in its own process (so that its peak memory is its own):
 
 Results go to bench/RESULTS.md (section time_to_quality).
 """
-import argparse, json, os, resource, subprocess, sys, tempfile, time
+import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import peak_rss_gb  # noqa: E402
 
 TARGETS = (0.80, 0.85)
 SETTINGS = {'default': {}, 'fp32-uncached': {'amp': 'fp32', 'cache': 'none'}}
-
-
-def peak_rss_gb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def train_run(out: Path, name: str) -> dict:

@@ -5,6 +5,7 @@
 # %% ../nbs/04_evaluate.ipynb #04d45774
 from __future__ import annotations
 import math, sys
+from dataclasses import fields
 from itertools import combinations
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from monai.metrics import compute_dice, compute_hausdorff_distance
 from scipy import ndimage
 from tqdm.auto import tqdm
 
-from .data import REGIONS, atomic_path, case_image, find_cases, get_convention, load_split, split_cases, kfold_splits
+from .data import REGIONS, atomic_path, case_image, find_cases, get_convention, load_split
 from .model import keep_freed_memory, load_model, read_checkpoint, size_divisor
-from .train import TrainConfig, autocast, resolve_amp, start_tracking, wandb_prediction_table
+from .train import TrainConfig, autocast, config_split, resolve_amp, start_tracking, wandb_prediction_table
 from .transforms import infer_transforms, invert_transforms, labels_to_regions, regions_to_labels
 
 # %% auto #0
@@ -200,8 +201,8 @@ def _split_ids(checkpoint, cases, split: str) -> list:
     if saved.is_file(): return load_split(saved)['val']
     c = read_checkpoint(checkpoint).get('train_config')
     if not c: raise ValueError(f"{checkpoint}: carries no training configuration to rebuild its validation split; use --split all")
-    ids = [x.id for x in cases]
-    return (kfold_splits(ids, c['k_folds'], c['seed'])[c['fold']] if c.get('fold') is not None else split_cases(ids, c['val_fraction'], c['seed']))['val']
+    known = {f.name for f in fields(TrainConfig)}  # settings of older versions are left out
+    return config_split(TrainConfig(**{k: v for k, v in c.items() if k in known}), [x.id for x in cases])['val']
 
 # %% ../nbs/04_evaluate.ipynb #f663bdab
 def write_evaluation(per_case: pd.DataFrame, out_dir) -> dict:

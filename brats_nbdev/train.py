@@ -22,14 +22,15 @@ from tqdm.auto import tqdm
 
 from .data import (REGIONS, atomic_path, find_cases, kfold_splits, load_split, save_split, split_cases,
                               write_synthetic_dataset)
-from .model import VAE_LOSS_WEIGHT, build_model, check_input_size, keep_freed_memory, model_config, read_checkpoint
+from .model import (VAE_LOSS_WEIGHT, build_model, check_input_size, keep_freed_memory, model_config,
+                               read_checkpoint, save_checkpoint)
 from .transforms import CACHES, make_dataset, make_loader, train_transforms, val_transforms
 
 # %% auto #0
 __all__ = ['CPU_SYNTHETIC_PRESET', 'METRIC_COLUMNS', 'RUNTIME_FIELDS', 'TrainConfig', 'default_config', 'validate_config',
            'save_config', 'read_config_file', 'resolve_amp', 'autocast', 'seed_epoch', 'cache_root',
-           'synthetic_data_dir', 'run_split', 'init_distributed', 'is_main_process', 'mean_over_ranks', 'dice_loss',
-           'segmentation_logits', 'train_step', 'validate', 'save_training_checkpoint', 'model_overrides',
+           'synthetic_data_dir', 'config_split', 'run_split', 'init_distributed', 'is_main_process', 'mean_over_ranks',
+           'dice_loss', 'segmentation_logits', 'train_step', 'validate', 'save_training_checkpoint', 'model_overrides',
            'write_metrics', 'read_metrics', 'start_tracking', 'log_checkpoint', 'wandb_prediction_table',
            'plot_training_curves', 'train', 'config_parser', 'format_result', 'brats_train']
 
@@ -144,11 +145,15 @@ def synthetic_data_dir(cases: int = 16, shape=(64, 64, 64), seed: int = 0, progr
     return root
 
 # %% ../nbs/03_train.ipynb #6bb41f4c
+def config_split(c: TrainConfig, ids: list) -> dict:
+    "The split configuration `c` implies for case `ids`: fold `c.fold` of `c.k_folds`, else a seeded `c.val_fraction`."
+    return kfold_splits(ids, c.k_folds, c.seed)[c.fold] if c.fold is not None else split_cases(ids, c.val_fraction, c.seed)
+
 def run_split(c: TrainConfig, ids: list, run_dir: Path) -> dict:
     "The run's train/validation split: read from `run_dir/split.json` if present, else made and saved."
     path = run_dir / 'split.json'
     if path.is_file(): return load_split(path)
-    split = kfold_splits(ids, c.k_folds, c.seed)[c.fold] if c.fold is not None else split_cases(ids, c.val_fraction, c.seed)
+    split = config_split(c, ids)
     if is_main_process(): save_split(split, path)
     return split
 
@@ -217,7 +222,6 @@ def validate(model, loader, device, amp: str, roi, sw_batch_size: int = 1, overl
 # %% ../nbs/03_train.ipynb #644e1f76
 def save_training_checkpoint(path, model, optimizer, scheduler, scaler, epoch: int, best: float, c: TrainConfig, **extra) -> Path:
     "Save everything needed to continue the run after `epoch`, atomically."
-    from brats_nbdev.model import save_checkpoint
     net = model.module if hasattr(model, 'module') else model
     return save_checkpoint(net, path, c.model, model_overrides(c), optimizer=optimizer.state_dict(),
                            scheduler=scheduler.state_dict(), scaler=scaler.state_dict(), epoch=epoch, best_metric=best,
