@@ -18,7 +18,7 @@ does not change its speed). Each measurement runs in its own process:
   intensity changes on the GPU). Images are cached as float16 (AMP computes in 16 bits anyway) and regions
   as uint8, about 100 MB per full-size case, so 388 cases take about 38 GB of GPU memory.
 - `predict`: `brats_predict`'s path per case (load the NIfTI files, preprocess, infer, back to the original
-  grid, write the label map), with the default (one window) and the tutorial's inference (roi 224x224x144,
+  grid, write the label map), with the default (one roi window over the brain) and the tutorial's inference (roi 224x224x144,
   overlap 0.5, AMP).
 
 Peak GPU memory is `torch.cuda.max_memory_allocated`. Results go to bench/RESULTS.md (section gpu) when run
@@ -112,7 +112,7 @@ def predict(data: Path, n: int, setting: str, out: Path) -> dict:
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     model = build_model().to(device).eval()  # speed does not depend on the weights
     cases = list(itertools.islice(itertools.cycle(find_cases(data)), n + 1))
-    options = {} if setting == 'default' else {'one_window': False, 'roi': SEED_ROI, 'overlap': 0.5, 'mode': 'constant'}
+    options = {} if setting == 'default' else {'crop_to_brain': False, 'roi': SEED_ROI, 'overlap': 0.5, 'mode': 'constant'}
     times = []
     for case in cases:
         sync(device); start = time.perf_counter()
@@ -170,7 +170,7 @@ synthetic {'x'.join(map(str, shape))} cases (MSD layout), roi {'x'.join(map(str,
 
 | predict, end to end per case (mean of {pd['cases']} after a warm-up) | seconds | peak GPU memory |
 |---|---|---|
-| default (one window, AMP) | {pd['per_case_s']:.3f} s | {pd['peak_gpu_gb']:.1f} GB |
+| default (one roi window over the brain, AMP) | {pd['per_case_s']:.3f} s | {pd['peak_gpu_gb']:.1f} GB |
 | tutorial (roi 224x224x144, overlap 0.5, AMP) | {ps['per_case_s']:.3f} s | {ps['peak_gpu_gb']:.1f} GB |
 
 Anchors: the MONAI tutorial, about 300 s per epoch including validation; MONAI's model zoo, 435 ms per case end to end

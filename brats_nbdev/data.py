@@ -451,7 +451,7 @@ def _tumour_roles(rng, xyz, grid, radii, fov, p_no_enhancement):
     centre = direction * radii * rng.uniform(0.25, 0.5)
     r_wt = (3 * rng.uniform(0.005, 0.011) * np.prod(fov) / (4 * np.pi))**(1 / 3)
     r_tc, enhancing = r_wt * rng.uniform(0.6, 0.8), rng.random() >= p_no_enhancement
-    r_necrosis = r_tc * rng.uniform(0.6, 0.85)
+    r_necrosis = r_tc * rng.uniform(0.4, 0.75)  # rim 61-93 % of the core, as in real cases
     d = np.sqrt((x - centre[0])**2 + (y - centre[1])**2 + (z - centre[2])**2)
     d_wt, d_tc = d * (1 + 0.25 * smooth_noise(rng, grid, 4)), d * (1 + 0.15 * smooth_noise(rng, grid, 4))
     roles = np.zeros(grid, np.uint8)

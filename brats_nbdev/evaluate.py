@@ -16,49 +16,66 @@ import torch
 from monai.data import MetaTensor
 from monai.inferers import sliding_window_inference
 from monai.metrics import compute_dice, compute_hausdorff_distance
+from monai.transforms.utils import generate_spatial_bounding_box
 from scipy import ndimage
 from tqdm.auto import tqdm
 
 from .data import REGIONS, atomic_path, case_image, find_cases, get_convention, load_split
-from .model import keep_freed_memory, load_model, read_checkpoint, size_divisor
+from .model import MODEL_CLASSES, keep_freed_memory, load_model, read_checkpoint, size_divisor
 from .train import TrainConfig, autocast, config_split, resolve_amp, start_tracking, wandb_prediction_table
 from .transforms import infer_transforms, invert_transforms, labels_to_regions, regions_to_labels
 
 # %% auto #0
-__all__ = ['FLIPS', 'HD95_MAX', 'METRICS', 'inference_window', 'predict_probabilities', 'relabel_small_et', 'predict_case',
+__all__ = ['FLIPS', 'HD95_MAX', 'METRICS', 'brain_box', 'predict_probabilities', 'relabel_small_et', 'predict_case',
            'region_metrics', 'lesion_metrics', 'case_metrics', 'evaluate', 'summarize', 'results_table',
-           'write_evaluation', 'log_evaluation', 'brats_evaluate']
+           'trained_pixdim', 'write_evaluation', 'log_evaluation', 'brats_evaluate']
 
 # %% ../nbs/04_evaluate.ipynb #635024f6
-def inference_window(shape, roi=(224, 224, 144), overlap: float = 0.5, model_name: str = 'segresnet',
-                     max_window_voxels: int = 240 * 240 * 160) -> tuple[tuple, float]:
-    "The window size and overlap to infer a volume of spatial `shape`: one padded window if it fits, else `roi`."
-    d = size_divisor(model_name)
-    padded = tuple(-(-int(s) // d) * d for s in shape)
-    if model_name != 'swinunetr' and np.prod(padded) <= max_window_voxels: return padded, 0.0
-    return tuple(roi), overlap
+def brain_box(image: torch.Tensor, roi) -> tuple:
+    "Spatial slices to infer in `image` (..., x, y, z): the box of nonzero voxels, widened to at least `roi`, inside the volume."
+    shape = np.array(image.shape[-3:])
+    lo, hi = (np.array(v) for v in generate_spatial_bounding_box(image.reshape(-1, *shape), select_fn=lambda v: v != 0))
+    if (hi <= lo).any(): lo, hi = np.zeros(3, int), shape  # no signal anywhere: the whole volume
+    size = np.minimum(np.maximum(hi - lo, roi), shape)
+    start = np.clip((lo + hi) // 2 - size // 2, 0, shape - size)
+    return tuple(slice(int(a), int(a + n)) for a, n in zip(start, size))
 
 # %% ../nbs/04_evaluate.ipynb #d61432ab
 FLIPS = [axes for n in range(4) for axes in combinations((2, 3, 4), n)]  # identity, 3 single, 3 double, 1 triple
 
+def _divisor(model) -> int:
+    "What the model's input sizes must be a multiple of."
+    return size_divisor(next((n for n, k in MODEL_CLASSES.items() if isinstance(model, k)), 'segresnet'))
+
+def _paste(values: torch.Tensor, image: torch.Tensor, box) -> torch.Tensor:
+    "`values` of the box placed in a zero volume of `image`'s spatial size: background outside the brain."
+    out = values.new_zeros((*values.shape[:2], *image.shape[2:]))
+    out[box] = values
+    return out
+
 def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overlap: float = 0.5, sw_batch_size: int = 1,
-                          mode: str = 'gaussian', amp: str = 'auto', tta: bool = False, one_window: bool = True,
-                          channels_last: bool = True, model_name: str = 'segresnet') -> tuple[torch.Tensor, torch.Tensor|None]:
+                          mode: str = 'gaussian', amp: str = 'auto', tta: bool = False, crop_to_brain: bool = True,
+                          channels_last: bool = True) -> tuple[torch.Tensor, torch.Tensor|None]:
     "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...), and with `tta` their std over the flips."
     device = next(model.parameters()).device
     amp = resolve_amp(amp, device)
-    window, overlap = inference_window(image.shape[2:], roi, overlap, model_name) if one_window else (tuple(roi), overlap)
+    if crop_to_brain:  # a box smaller than roi (a small volume): one window of its own size, padded to the divisor
+        spatial, step = brain_box(image, roi), _divisor(model)
+        window = tuple(min(int(r), -(-(s.stop - s.start) // step) * step) for r, s in zip(roi, spatial))
+    else: spatial, window = (slice(None),) * 3, tuple(roi)
+    box = (slice(None), slice(None), *spatial)
     memory = torch.channels_last_3d if channels_last and image.ndim == 5 else torch.contiguous_format
     model = model.eval().to(memory_format=memory)
     net = lambda x: (lambda o: o[0] if isinstance(o, (tuple, list)) else o)(model(x.contiguous(memory_format=memory)))
     runs = []
     with torch.inference_mode(), autocast(device, amp):
+        crop = image[box].to(device)
         for axes in (FLIPS if tta else [()]):
-            x = image.to(device).flip(axes) if axes else image.to(device)
+            x = crop.flip(axes) if axes else crop
             p = sliding_window_inference(x, window, sw_batch_size, net, overlap=overlap, mode=mode).float().sigmoid()
             runs.append(p.flip(axes) if axes else p)
     stack = torch.stack(runs)
-    return stack.mean(0), (stack.std(0) if tta else None)
+    return _paste(stack.mean(0), image, box), (_paste(stack.std(0), image, box) if tta else None)
 
 # %% ../nbs/04_evaluate.ipynb #d9d6ea91
 def relabel_small_et(regions, min_voxels: int) -> np.ndarray:
@@ -204,6 +221,11 @@ def _split_ids(checkpoint, cases, split: str) -> list:
     known = {f.name for f in fields(TrainConfig)}  # settings of older versions are left out
     return config_split(TrainConfig(**{k: v for k, v in c.items() if k in known}), [x.id for x in cases])['val']
 
+# %% ../nbs/04_evaluate.ipynb #5f048474
+def trained_pixdim(checkpoint) -> tuple:
+    "The voxel spacing the checkpoint's training run resampled to, or the seed's 1 mm where it does not say."
+    return tuple((read_checkpoint(checkpoint).get('train_config') or {}).get('pixdim', TrainConfig.pixdim))
+
 # %% ../nbs/04_evaluate.ipynb #f663bdab
 def write_evaluation(per_case: pd.DataFrame, out_dir) -> dict:
     "Write per_case.csv, summary.csv and summary.md (atomically) into `out_dir`; returns the paths and the table."
@@ -253,13 +275,12 @@ def brats_evaluate(data_dir: Param("Data set folder with labels", str),
         cases = [c for c in find_cases(data_dir) if c.label is not None]
         ids = set(_split_ids(checkpoint, cases, split) if checkpoint else [c.id for c in cases])
         model = load_model(checkpoint) if checkpoint else None
+        inference = dict(tta=tta, et_min_voxels=et_min_voxels, amp=amp, **({'pixdim': trained_pixdim(checkpoint)} if checkpoint else {}))
     except ValueError as e: sys.exit(f"brats_evaluate: {e}")
-    per_case, failures = evaluate([c for c in cases if c.id in ids], model, predictions, convention, not no_lesion_wise,
-                                  tta=tta, et_min_voxels=et_min_voxels, amp=amp)
+    per_case, failures = evaluate([c for c in cases if c.id in ids], model, predictions, convention, not no_lesion_wise, **inference)
     out = Path(output or Path(checkpoint or predictions).parent / 'evaluation')
     if len(per_case): written = write_evaluation(per_case, out); print(written['text']); print(f"\nper case: {written['per_case']}\nsummary:  {written['table']}")
     if len(per_case) and wandb != 'disabled':
-        log_evaluation(per_case, [c for c in cases if c.id in set(per_case['case'])], model, predictions, wandb, out,
-                       tta=tta, et_min_voxels=et_min_voxels, amp=amp)
+        log_evaluation(per_case, [c for c in cases if c.id in set(per_case['case'])], model, predictions, wandb, out, **inference)
     for case, error in failures: print(f"FAILED {case}: {error}")
     if failures or not len(per_case): sys.exit(1)

@@ -13,7 +13,7 @@ from fastcore.script import Param, call_parse, store_true
 from tqdm.auto import tqdm
 
 from .data import MODALITIES, MSD, Case, Problem, check_case, save_nifti, scan_cases
-from .evaluate import predict_case
+from .evaluate import predict_case, trained_pixdim
 from .model import CheckpointError, keep_freed_memory, load_model
 
 # %% auto #0
@@ -70,16 +70,16 @@ def brats_predict(checkpoint: Param("Model checkpoint (brats_train's best.pt, or
                   uncertainty: Param("Also write the spread over the flips (implies --tta)", store_true) = False,
                   et_min_voxels: Param("Relabel ET components smaller than this as core", int) = 0,
                   amp: Param("Precision: auto, bf16, fp16 or fp32", str) = 'auto',
-                  roi: Param("Window when the volume is too large for one", int, nargs=3) = (224, 224, 144),
+                  roi: Param("Inference window; give the training roi if the model learnt from patches smaller than a brain", int, nargs=3) = (224, 224, 144),
                   overlap: Param("Overlap of those windows", float) = 0.5,
-                  windows: Param("Always use --roi windows, the seed's layout, even when one window fits", store_true) = False):
+                  windows: Param("Cover the whole volume with --roi windows, as the seed does, not only the brain", store_true) = False):
     "Predict brain-tumour label maps on the inputs' own grids; exit status 1 if any case failed."
     keep_freed_memory()  # fewer page faults on CPU: the seed's windows took 15 s a case instead of 23 (02_model)
-    try: model = load_model(checkpoint)
+    try: model, pixdim = load_model(checkpoint), trained_pixdim(checkpoint)
     except CheckpointError as e: sys.exit(f"brats_predict: {e}")
     cases, failures = resolve_inputs(input)
-    written, failed = predict_cases(model, cases, output, convention, uncertainty, tta=tta, et_min_voxels=et_min_voxels,
-                                    amp=amp, roi=tuple(roi), overlap=overlap, one_window=not windows)
+    written, failed = predict_cases(model, cases, output, convention, uncertainty, tta=tta, et_min_voxels=et_min_voxels, amp=amp,
+                                    pixdim=pixdim, roi=tuple(roi), overlap=overlap, crop_to_brain=not windows)
     failures += failed
     print(f"wrote {len(written)} file(s) to {output}")
     for p in failures: print(f"FAILED {p}")
