@@ -1,4 +1,4 @@
-"Shared by the benchmark scripts: machine description and writing one section of bench/RESULTS.md."
+"Shared by the benchmark scripts: machine description, writing one section of bench/RESULTS.md, small measures."
 import os, platform, re, resource, sys
 from pathlib import Path
 
@@ -34,3 +34,13 @@ def command_line() -> str: return 'python ' + ' '.join([os.path.relpath(sys.argv
 def peak_rss_gb() -> float:
     "This process's peak resident set size so far, in GiB."
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def time_to_targets(rows: list, targets=(0.80, 0.85)) -> dict:
+    "For each Dice target (as a string key, JSON-friendly): [first epoch whose validation mean reaches it, seconds summed to it]."
+    elapsed, reached = 0.0, {}
+    for r in rows:  # read_metrics rows: 'seconds' is training plus validation time of that epoch
+        elapsed += r['seconds']
+        for t in targets:
+            if str(t) not in reached and r['dice_mean'] >= t: reached[str(t)] = [int(r['epoch']), elapsed]
+    return reached

@@ -17,7 +17,7 @@ import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import peak_rss_gb  # noqa: E402
+from common import peak_rss_gb, time_to_targets  # noqa: E402
 
 TARGETS = (0.80, 0.85)
 SETTINGS = {'default': {}, 'fp32-uncached': {'amp': 'fp32', 'cache': 'none'}}
@@ -31,13 +31,10 @@ def train_run(out: Path, name: str) -> dict:
     c = default_config(True, out_dir=str(out / 'runs'), name=name, wandb='disabled', progress=False, **SETTINGS[name])
     start = time.perf_counter()
     result = train(c)
-    rows, elapsed, reached = read_metrics(result['metrics']), 0.0, {}
-    for r in rows:
-        elapsed += r['seconds']
-        for t in TARGETS:
-            if str(t) not in reached and r['dice_mean'] >= t: reached[str(t)] = [int(r['epoch']), elapsed]
+    rows = read_metrics(result['metrics'])
     best = max(rows, key=lambda r: r['dice_mean'])
-    return {'total_s': time.perf_counter() - start, 'epochs': len(rows), 'epoch_s': elapsed / len(rows), 'reached': reached,
+    return {'total_s': time.perf_counter() - start, 'epochs': len(rows), 'epoch_s': sum(r['seconds'] for r in rows) / len(rows),
+            'reached': time_to_targets(rows, TARGETS),
             'best': [int(best['epoch']), best['dice_mean']], 'train_cases': len(json.loads((Path(result['run_dir']) / 'split.json').read_text())['train']),
             'peak_rss_gb': peak_rss_gb()}
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import command_line, machine, write_section
+from common import command_line, machine, time_to_targets, write_section
 from brats_nbdev.data import find_cases, write_synthetic_dataset
 from brats_nbdev.model import keep_freed_memory, load_model
 from brats_nbdev.train import (TrainConfig, config_parser, default_config, read_metrics, resolve_amp, train, validate)
@@ -46,16 +46,11 @@ def main():
     start = time.time()
     result = train(c)
     total = time.time() - start
-    rows = read_metrics(result['metrics'])
-    elapsed, reached = 0.0, {}
-    for r in rows:
-        elapsed += r['seconds']
-        for target in (0.8, 0.85):
-            if target not in reached and r['dice_mean'] >= target: reached[target] = (int(r['epoch']), elapsed)
+    reached = time_to_targets(read_metrics(result['metrics']), (0.8, 0.85))
     fresh, fresh_et, no_et = held_out_dice(result['checkpoint'], c, out / 'held-out')
     best = result['best_row']
     no_et_score = f"{(8 * fresh['ET'] - (8 - no_et) * fresh_et['ET']) / no_et:.2f}" if no_et else 'n/a'
-    when = lambda t: f"epoch {reached[t][0]}, {reached[t][1]:.0f} s" if t in reached else 'not reached'
+    when = lambda t: f"epoch {reached[str(t)][0]}, {reached[str(t)][1]:.0f} s" if str(t) in reached else 'not reached'
     text = f"""## Learning on CPU: `brats_train` with no data set
 
 Machine: {machine()}.

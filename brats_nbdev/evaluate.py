@@ -26,8 +26,8 @@ from .train import TrainConfig, autocast, config_split, resolve_amp, start_track
 from .transforms import infer_transforms, invert_transforms, labels_to_regions, regions_to_labels
 
 # %% auto #0
-__all__ = ['FLIPS', 'HD95_MAX', 'METRICS', 'brain_box', 'predict_probabilities', 'relabel_small_et', 'predict_case',
-           'region_metrics', 'lesion_metrics', 'case_metrics', 'evaluate', 'summarize', 'results_table',
+__all__ = ['FLIPS', 'HD95_MAX', 'METRICS', 'brain_box', 'brain_window', 'predict_probabilities', 'relabel_small_et',
+           'predict_case', 'region_metrics', 'lesion_metrics', 'case_metrics', 'evaluate', 'summarize', 'results_table',
            'trained_pixdim', 'write_evaluation', 'log_evaluation', 'brats_evaluate']
 
 # %% ../nbs/04_evaluate.ipynb #635024f6
@@ -40,9 +40,16 @@ def brain_box(image: torch.Tensor, roi) -> tuple:
     start = np.clip((lo + hi) // 2 - size // 2, 0, shape - size)
     return tuple(slice(int(a), int(a + n)) for a, n in zip(start, size))
 
+# %% ../nbs/04_evaluate.ipynb #a5035af5
+def brain_window(image: torch.Tensor, roi, divisor: int = 8) -> tuple[tuple, tuple]:
+    "The brain's box in `image` (spatial slices, `brain_box`) and the window to slide over it."
+    box = brain_box(image, roi)
+    return box, tuple(min(int(r), -(-(s.stop - s.start) // divisor) * divisor) for r, s in zip(roi, box))
+
 # %% ../nbs/04_evaluate.ipynb #d61432ab
 FLIPS = [axes for n in range(4) for axes in combinations((2, 3, 4), n)]  # identity, 3 single, 3 double, 1 triple
 
+# %% ../nbs/04_evaluate.ipynb #28db72c3
 def _divisor(model) -> int:
     "What the model's input sizes must be a multiple of."
     return size_divisor(next((n for n, k in MODEL_CLASSES.items() if isinstance(model, k)), 'segresnet'))
@@ -59,10 +66,7 @@ def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overl
     "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...), and with `tta` their std over the flips."
     device = next(model.parameters()).device
     amp = resolve_amp(amp, device)
-    if crop_to_brain:  # a box smaller than roi (a small volume): one window of its own size, padded to the divisor
-        spatial, step = brain_box(image, roi), _divisor(model)
-        window = tuple(min(int(r), -(-(s.stop - s.start) // step) * step) for r, s in zip(roi, spatial))
-    else: spatial, window = (slice(None),) * 3, tuple(roi)
+    spatial, window = brain_window(image, roi, _divisor(model)) if crop_to_brain else ((slice(None),) * 3, tuple(roi))
     box = (slice(None), slice(None), *spatial)
     memory = torch.channels_last_3d if channels_last and image.ndim == 5 else torch.contiguous_format
     model = model.eval().to(memory_format=memory)
