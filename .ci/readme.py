@@ -29,6 +29,7 @@ def render() -> str:
     nb.cells = cells
     body, _ = MarkdownExporter(exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
     body = re.sub(r'\]\((images/[^)]+|[\w-]+\.ipynb)\)', r'](nbs/\1)', body)  # pictures and notebooks live in nbs/, README.md at the top
+    body = re.sub(r'\]\(\.\./', '](', body)  # links from nbs/ to the project's other folders (bench/)
     return NOTICE + re.sub(r'\n{3,}', '\n\n', body).strip() + '\n'
 
 

@@ -17,14 +17,15 @@ from common import peak_rss_gb  # noqa: E402
 def measure(data_dir: str, mode: str, cache_dir: str) -> dict:
     "One measurement, in a fresh process (called through --worker)."
     import torch
-    from brats_nbdev.model import keep_freed_memory
+    from brats_nbdev.core import keep_freed_memory
     keep_freed_memory()  # as the console scripts do, in every mode
     from brats_nbdev.data import find_cases
     from brats_nbdev.transforms import make_dataset, make_loader, train_transforms
     items = [c.as_dict() for c in find_cases(data_dir)]
     if mode == 'steps':  # training steps per second at the CPU preset: 64^3 patches, bf16, batch 1
         from brats_nbdev.model import build_model
-        from brats_nbdev.train import dice_loss, resolve_amp, train_step
+        from brats_nbdev.core import resolve_amp
+        from brats_nbdev.train import dice_loss, train_step
         ds = make_dataset(items, train_transforms(roi_size=(64, 64, 64)), cache='memory')
         model, cpu = build_model(), torch.device('cpu')
         opt, amp = torch.optim.Adam(model.parameters(), 1e-3), resolve_amp('auto', cpu)
@@ -54,7 +55,7 @@ def main():
     args = ap.parse_args()
     if args.worker: print(json.dumps(measure(*args.worker))); return
     from common import command_line, machine, write_section
-    from brats_nbdev.data import write_synthetic_dataset
+    from brats_nbdev.synthetic import write_synthetic_dataset
     out = Path(args.out or tempfile.mkdtemp(prefix='bench-data-'))
     data = write_synthetic_dataset(out / 'data', cases=args.cases, shape=(240, 240, 155), layout='msd', seed=5, progress=False)
     results = {}

@@ -57,8 +57,9 @@ def epoch(mode: str, data: Path, n_train: int, n_val: int, roi, workers: int) ->
     import torch
     from monai.data import CacheDataset, ThreadDataLoader
     from monai.transforms import CastToTyped, Compose, ToDeviced
-    from brats_nbdev.model import build_model, keep_freed_memory
-    from brats_nbdev.train import dice_loss, resolve_amp, train_step, validate
+    from brats_nbdev.core import keep_freed_memory, resolve_amp
+    from brats_nbdev.model import build_model
+    from brats_nbdev.train import dice_loss, train_step, validate
     from brats_nbdev.transforms import (augment_transforms, load_transforms, make_dataset, make_loader,
                                         preprocess_transforms, train_transforms, val_transforms)
     keep_freed_memory()
@@ -105,8 +106,9 @@ def predict(data: Path, n: int, setting: str, out: Path) -> dict:
     "Seconds per case of brats_predict's path (after one warm-up case), and peak GPU memory."
     import torch
     from brats_nbdev.data import find_cases
-    from brats_nbdev.evaluate import predict_case
-    from brats_nbdev.model import build_model, keep_freed_memory
+    from brats_nbdev.core import keep_freed_memory
+    from brats_nbdev.inference import predict_case
+    from brats_nbdev.model import build_model
     from brats_nbdev.predict import write_prediction
     keep_freed_memory()
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -144,7 +146,7 @@ def main():
         else: res = epoch(kind, out / 'data', args.cases, args.val_cases, roi, workers)
         print(json.dumps(res)); return
     from common import command_line, machine, write_section
-    from brats_nbdev.data import write_synthetic_dataset
+    from brats_nbdev.synthetic import write_synthetic_dataset
     if not (out / 'data' / 'dataset.json').exists():
         write_synthetic_dataset(out / 'data', cases=args.unique, shape=shape, layout='msd', seed=7, progress=False)
     passed = [str(a) for a in ('--cases', args.cases, '--val-cases', args.val_cases, '--predict-cases', args.predict_cases,

@@ -27,11 +27,12 @@ def run_one(checkpoint: str, case_dir: str, out_dir: str, setting: str) -> dict:
     from monai.data import MetaTensor
     from monai.inferers import sliding_window_inference
     from brats_nbdev.data import find_cases, REGIONS
-    from brats_nbdev.evaluate import predict_probabilities, region_metrics
+    from brats_nbdev.inference import predict_probabilities
+    from brats_nbdev.metrics import region_metrics
     from brats_nbdev.model import load_model
     from brats_nbdev.predict import write_prediction
     from brats_nbdev.transforms import infer_transforms, invert_transforms, labels_to_regions, regions_to_labels
-    from brats_nbdev.model import keep_freed_memory
+    from brats_nbdev.core import keep_freed_memory
     if setting != 'seed': keep_freed_memory()  # as brats_predict does; the tutorial's code does not
     start = time.perf_counter()
     (case,) = find_cases(case_dir)
@@ -68,7 +69,7 @@ def main():
     if args.worker:
         print(json.dumps(run_one(args.checkpoint, *args.worker))); return
     from common import command_line, machine, write_section
-    from brats_nbdev.data import write_synthetic_dataset
+    from brats_nbdev.synthetic import write_synthetic_dataset
     out = Path(args.out or tempfile.mkdtemp(prefix='bench-predict-'))
     data = write_synthetic_dataset(out / 'data', cases=args.cases, shape=(240, 240, 155), layout='brats2021', seed=7,
                                    vary_geometry=False, progress=False)

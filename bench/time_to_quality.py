@@ -25,7 +25,7 @@ SETTINGS = {'default': {}, 'fp32-uncached': {'amp': 'fp32', 'cache': 'none'}}
 
 def train_run(out: Path, name: str) -> dict:
     "Train one setting to the end; the wall time until each target (training plus validation, per metrics.csv)."
-    from brats_nbdev.model import keep_freed_memory
+    from brats_nbdev.core import keep_freed_memory
     from brats_nbdev.train import default_config, read_metrics, train
     keep_freed_memory()
     c = default_config(True, out_dir=str(out / 'runs'), name=name, wandb='disabled', progress=False, **SETTINGS[name])
@@ -43,8 +43,10 @@ def tutorial_steps(out: Path, steps: int) -> dict:
     "Seconds per training step of the tutorial's recipe, loading included (after one warm-up step)."
     import torch
     from brats_nbdev.data import find_cases
-    from brats_nbdev.model import build_model, keep_freed_memory
-    from brats_nbdev.train import default_config, dice_loss, synthetic_data_dir, train_step
+    from brats_nbdev.core import keep_freed_memory
+    from brats_nbdev.model import build_model
+    from brats_nbdev.synthetic import synthetic_data_dir
+    from brats_nbdev.train import default_config, dice_loss, train_step
     from brats_nbdev.transforms import make_dataset, make_loader, train_transforms
     keep_freed_memory()
     c = default_config(True)

@@ -17,9 +17,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import command_line, machine, time_to_targets, write_section
-from brats_nbdev.data import find_cases, write_synthetic_dataset
-from brats_nbdev.model import keep_freed_memory, load_model
-from brats_nbdev.train import (TrainConfig, config_parser, default_config, read_metrics, resolve_amp, train, validate)
+from brats_nbdev.cli import train_parser
+from brats_nbdev.core import keep_freed_memory, resolve_amp
+from brats_nbdev.data import find_cases
+from brats_nbdev.model import load_model
+from brats_nbdev.synthetic import write_synthetic_dataset
+from brats_nbdev.train import TrainConfig, default_config, read_metrics, train, validate
 from brats_nbdev.transforms import make_dataset, make_loader, val_transforms
 
 
@@ -40,7 +43,7 @@ def main():
     args, rest = ap.parse_known_args()
     out = Path(args.out or tempfile.mkdtemp(prefix='bench-train-'))
     os.environ.setdefault('BRATS_NBDEV_CACHE', str(out / 'cache'))
-    settings = {k: v for k, v in vars(config_parser().parse_args(rest)).items() if v is not None and k != 'config'}
+    settings = {k: v for k, v in vars(train_parser().parse_args(rest)).items() if v is not None and k != 'config'}
     c = default_config(True, **{'out_dir': str(out / 'runs'), 'wandb': 'disabled', **settings})
     keep_freed_memory()  # as brats_train does
     start = time.time()

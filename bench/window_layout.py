@@ -26,9 +26,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import command_line, machine, peak_rss_gb, write_section
-from brats_nbdev.data import REGIONS, find_cases, write_synthetic_dataset
-from brats_nbdev.evaluate import predict_probabilities, region_metrics
-from brats_nbdev.model import keep_freed_memory, load_model
+from brats_nbdev.data import REGIONS, find_cases
+from brats_nbdev.core import keep_freed_memory
+from brats_nbdev.inference import predict_probabilities
+from brats_nbdev.metrics import region_metrics
+from brats_nbdev.model import load_model
+from brats_nbdev.synthetic import write_synthetic_dataset
 from brats_nbdev.train import default_config, read_metrics, train
 from brats_nbdev.transforms import make_dataset, make_loader, val_transforms
 

@@ -10,8 +10,9 @@ import matplotlib
 matplotlib.use('Agg')
 import numpy as np
 
-from brats_nbdev.data import write_synthetic_dataset, find_cases
-from brats_nbdev.evaluate import predict_case
+from brats_nbdev.data import find_cases
+from brats_nbdev.inference import predict_case
+from brats_nbdev.synthetic import write_synthetic_dataset
 from brats_nbdev.model import load_model
 from brats_nbdev.visualize import load_case_arrays, region_figure
 
