@@ -19,8 +19,8 @@ from .model import CheckpointError, read_checkpoint
 from .predict import predict_cases
 from .synthetic import write_synthetic_dataset
 from .tracking import WandbCallback, log_evaluation
-from .train import (CONFIG_CHOICES, CPU_SYNTHETIC_PRESET, TrainConfig, default_config, format_result,
-                               read_config_file, train)
+from .train import (CONFIG_CHOICES, CPU_SYNTHETIC_PRESET, TrainConfig, default_config,
+                               format_result, read_config_file, train)
 from .visualize import CurvesCallback
 
 # %% auto #0
@@ -35,7 +35,9 @@ CHOICES = {'layout': LAYOUTS, 'section': ('training', 'test', 'all'), 'conventio
 def _plain_type(anno):
     "`int` for `int`, `int|None` and `Optional[int]`."
     args = [a for a in getattr(anno, '__args__', ()) if a is not type(None)]
-    return args[0] if isinstance(anno, types.UnionType) or getattr(anno, '__origin__', None) and args else anno
+    return (
+        args[0] if isinstance(anno, types.UnionType) or getattr(anno, '__origin__', None) and args else anno
+    )
 
 def _shown(value) -> str: return ' '.join(map(str, value)) if isinstance(value, tuple) else str(value)
 
@@ -56,9 +58,12 @@ def command_parser(func, prog: str|None = None) -> argparse.ArgumentParser:
     "An argument parser from `func`'s docments: positional arguments without defaults, options with them."
     p = argparse.ArgumentParser(prog=prog or func.__name__, description=func.__doc__)
     for name, d in docments(func, full=True, returns=False, eval_str=True).items():
-        if not d['docment']: raise ValueError(f"{func.__name__}: parameter {name} has no help (a docment comment)")
-        if d['default'] is inspect.Parameter.empty: p.add_argument(name, type=_plain_type(d['anno']), help=d['docment'])
-        else: add_option(p, name, d['anno'], d['default'], d['docment'])
+        if not d['docment']:
+            raise ValueError(f"{func.__name__}: parameter {name} has no help (a docment comment)")
+        if d['default'] is inspect.Parameter.empty:
+            p.add_argument(name, type=_plain_type(d['anno']), help=d['docment'])
+        else:
+            add_option(p, name, d['anno'], d['default'], d['docment'])
     return p
 
 # %% ../nbs/12_cli.ipynb #2deca2cb
@@ -90,11 +95,12 @@ def train_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/12_cli.ipynb #06074a38
 @command
-def brats_check(data_dir:str, # Data set folder (MSD, BraTS 2018-2021 or BraTS 2023 layout)
-                full:bool=False, # Read every voxel: label values, NaN or infinite intensities, truncated files
-                section:str='training', # Which of an MSD data set's sections to check
-                atol:float=1e-3, # Tolerance, in mm, within which the affines of a case's files must agree
-               ):
+def brats_check(
+    data_dir: str,  # Data set folder (MSD, BraTS 2018-2021 or BraTS 2023 layout)
+    full: bool = False,  # Read every voxel: label values, NaN or infinite intensities, truncated files
+    section: str = 'training',  # Which of an MSD data set's sections to check
+    atol: float = 1e-3,  # Tolerance, in mm, within which the affines of a case's files must agree
+):
     "Check a brain-tumour data set; exit status 1 if any problem is found."
     report = check_dataset(data_dir, full=full, section=section, atol=atol)
     print(report.table().to_string() if report.rows else '')
@@ -103,18 +109,21 @@ def brats_check(data_dir:str, # Data set folder (MSD, BraTS 2018-2021 or BraTS 2
 
 # %% ../nbs/12_cli.ipynb #696b23da
 @command
-def brats_synth(out:str, # Folder to write the data set into
-                cases:int=8, # Number of labelled cases
-                shape:tuple=(240, 240, 155), # Field of view X Y Z in mm (the grid at 1 mm)
-                layout:str='msd', # Folder layout, and with it the label convention
-                seed:int=0, # Random seed: the same seed writes the same files
-                test_cases:int=0, # Unlabelled test cases (MSD imagesTs only)
-                fixed_geometry:bool=False, # Write every case RAS at 1 mm (default: cycle orientations and spacings)
-               ):
+def brats_synth(
+    out: str,  # Folder to write the data set into
+    cases: int = 8,  # Number of labelled cases
+    shape: tuple = (240, 240, 155),  # Field of view X Y Z in mm (the grid at 1 mm)
+    layout: str = 'msd',  # Folder layout, and with it the label convention
+    seed: int = 0,  # Random seed: the same seed writes the same files
+    test_cases: int = 0,  # Unlabelled test cases (MSD imagesTs only)
+    fixed_geometry: bool = False,  # Write every case RAS at 1 mm (default: cycle orientations and spacings)
+):
     "Write a synthetic brain-tumour data set as real NIfTI files in an MSD or BraTS layout."
     root = write_synthetic_dataset(out, cases, tuple(shape), layout, seed, vary_geometry=not fixed_geometry,
                                    test_cases=test_cases)
-    print(f"wrote {cases} {layout} case(s){f' and {test_cases} test case(s)' if test_cases else ''} to {root}")
+    print(
+        f"wrote {cases} {layout} case(s){f' and {test_cases} test case(s)' if test_cases else ''} to {root}"
+    )
 
 # %% ../nbs/12_cli.ipynb #69e91f1f
 def brats_train(argv=None):
@@ -130,15 +139,16 @@ def brats_train(argv=None):
     if dist.is_initialized(): dist.destroy_process_group()
 
 # %% ../nbs/12_cli.ipynb #bdce9cfb
-def inference_options(roi:tuple=(224, 224, 144), # Inference window X Y Z; give the training roi if the model learnt from patches smaller than a brain
+def inference_options(roi:tuple=(224, 224, 144), # Window X Y Z (a patch-trained model: its training roi)
                       overlap:float=0.5, # Overlap of neighbouring windows
-                      windows:bool=False, # Cover the whole volume with roi windows, as the seed does, not only the brain's box
+                      windows:bool=False, # Cover the whole volume with windows, as the seed does
                       tta:bool=False, # Average the probabilities over the 8 flips of the three axes
-                      amp:str='auto', # Precision; auto: bf16 where the device computes it fast, fp16 on older GPUs, else fp32
-                      et_min_voxels:int=0, # Relabel enhancing-tumour components smaller than this many voxels as tumour core
+                      amp:str='auto', # Precision; auto: bf16 where fast, fp16 on old GPUs, else fp32
+                      et_min_voxels:int=0, # Relabel ET components under this many voxels as core
                      ) -> dict:
     "The inference options of `brats_evaluate` and `brats_predict`, as keyword arguments of `predict_case`."
-    return dict(roi=tuple(roi), overlap=overlap, crop_to_brain=not windows, tta=tta, amp=amp, et_min_voxels=et_min_voxels)
+    return dict(roi=tuple(roi), overlap=overlap, crop_to_brain=not windows, tta=tta, amp=amp,
+                et_min_voxels=et_min_voxels)
 
 def checkpoint_inference(ckpt, **options) -> dict:
     "`inference_options` plus what the checkpoint records: voxel spacing and input-size divisor."
@@ -147,25 +157,38 @@ def checkpoint_inference(ckpt, **options) -> dict:
 # %% ../nbs/12_cli.ipynb #0a6d14cb
 @command
 @delegates(inference_options)
-def brats_evaluate(data_dir:str, # Data set folder with labels (MSD or BraTS layout)
-                   checkpoint:str=None, # Model checkpoint (brats_train's best.pt, or a state_dict)
-                   predictions:str=None, # Folder of <case id>.nii.gz label maps to score instead of a model
-                   split:str='val', # Cases to score: the validation cases of the checkpoint's run, or all
-                   output:str=None, # Output folder (default: evaluation/ beside the checkpoint or the predictions)
-                   convention:str=None, # Label convention of the predictions (default: each case's own)
-                   no_lesion_wise:bool=False, # Skip the BraTS 2023 lesion-wise scores
-                   wandb:str='disabled', # Log the tables to W&B
-                   **kwargs):
+def brats_evaluate(
+    data_dir: str,  # Data set folder with labels (MSD or BraTS layout)
+    checkpoint: str = None,  # Model checkpoint (brats_train's best.pt, or a state_dict)
+    predictions: str = None,  # Folder of <case id>.nii.gz label maps to score instead of a model
+    split: str = 'val',  # Cases to score: the validation cases of the checkpoint's run, or all
+    output: str = None,  # Output folder (default: evaluation/ beside the checkpoint or the predictions)
+    convention: str = None,  # Label convention of the predictions (default: each case's own)
+    no_lesion_wise: bool = False,  # Skip the BraTS 2023 lesion-wise scores
+    wandb: str = 'disabled',  # Log the tables to W&B
+    **kwargs,
+):
     "Score a model or a folder of predictions on a data set with BraTS's metrics; exit status 1 if a case failed."
-    if (checkpoint is None) == (predictions is None): sys.exit("brats_evaluate: give --checkpoint or --predictions")
+    if (checkpoint is None) == (predictions is None):
+        sys.exit("brats_evaluate: give --checkpoint or --predictions")
     keep_freed_memory()
     try:
         ckpt = read_checkpoint(checkpoint) if checkpoint else None
         cases, model = cases_to_score(find_cases(data_dir), ckpt, split), ckpt.network() if ckpt else None
-    except ValueError as e: sys.exit(f"brats_evaluate: {e}")
+    except ValueError as e:
+        sys.exit(f"brats_evaluate: {e}")
     inference = checkpoint_inference(ckpt, **kwargs) if ckpt else {}
     per_case, failures = evaluate(cases, model, predictions, convention, not no_lesion_wise, **inference)
-    if len(per_case): _report(per_case, cases, model, predictions, output or Path(checkpoint or predictions).parent / 'evaluation', wandb, inference)
+    if len(per_case):
+        _report(
+            per_case,
+            cases,
+            model,
+            predictions,
+            output or Path(checkpoint or predictions).parent / 'evaluation',
+            wandb,
+            inference,
+        )
     for case, error in failures: print(f"FAILED {case}: {error}")
     if failures or not len(per_case): sys.exit(1)
 
@@ -192,7 +215,9 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, or 
     try: ckpt = read_checkpoint(checkpoint); model = ckpt.network()
     except CheckpointError as e: sys.exit(f"brats_predict: {e}")
     cases, failures = scan_inputs(input)
-    written, failed = predict_cases(model, cases, output, convention, uncertainty, **checkpoint_inference(ckpt, **kwargs))
+    written, failed = predict_cases(
+        model, cases, output, convention, uncertainty, **checkpoint_inference(ckpt, **kwargs)
+    )
     print(f"wrote {len(written)} file(s) to {output}")
     for p in failures + failed: print(f"FAILED {p}")
     if failures or failed or not cases: sys.exit(1)

@@ -22,7 +22,8 @@ def atomic_path(path):
     "Yield a temporary path beside `path` that is renamed onto `path` only if the block succeeds."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.tmp-{uuid.uuid4().hex[:8]}-{path.name}')  # same suffixes: nibabel still knows the type
+    # same suffixes: nibabel still knows the type
+    tmp = path.with_name(f'.tmp-{uuid.uuid4().hex[:8]}-{path.name}')
     try:
         yield tmp
         os.replace(tmp, path)
@@ -70,7 +71,9 @@ def init_distributed() -> tuple[torch.device, int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
     rank, local = (dist.get_rank(), int(os.environ.get('LOCAL_RANK', 0))) if world > 1 else (0, 0)
-    if torch.cuda.is_available(): torch.cuda.set_device(local); return torch.device('cuda', local), rank, world
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+        return torch.device('cuda', local), rank, world
     return torch.device('cpu'), rank, world
 
 def is_main_process() -> bool: return not dist.is_initialized() or dist.get_rank() == 0
@@ -86,7 +89,7 @@ def mean_over_ranks(value: float, device) -> float:
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
 
 def keep_freed_memory(mmap_threshold: int = 2**30, trim_threshold: int = 2**31 - 1) -> bool:
-    "Let glibc's `malloc` keep freed blocks below `mmap_threshold` bytes for reuse; False where that is not possible."
+    "Let glibc's `malloc` keep freed blocks under `mmap_threshold` bytes for reuse; False where it cannot."
     if platform.system() != 'Linux' or not (name := ctypes.util.find_library('c')): return False
     try: mallopt = ctypes.CDLL(name).mallopt
     except (OSError, AttributeError): return False

@@ -62,7 +62,7 @@ class LabelConvention:
                 'ET': (self.enhancing,)}
 
     def roles(self) -> dict:
-        "Name and label values as a plain dictionary (survives pickling, hashing and batching); `get_convention` reads it back."
+        "Name and label values as a plain dictionary, which survives batching; `get_convention` reads it back."
         return {'name': self.name, 'edema': self.edema, 'core': self.core, 'enhancing': self.enhancing}
 
 # %% ../nbs/01_data.ipynb #ea328b6e
@@ -102,9 +102,10 @@ CONVENTIONS = {'msd': MSD, 'brats2021': BRATS2021, 'brats': BRATS2021, 'brats202
 
 # %% ../nbs/01_data.ipynb #1ae88ca0
 def get_convention(name: str|dict|LabelConvention) -> LabelConvention:
-    "A convention by name (`msd`, `brats2021` or its alias `brats`, `brats2023`), or from `LabelConvention.roles()`."
+    "A convention by name (`msd`, `brats2021` alias `brats`, `brats2023`), or from `LabelConvention.roles()`."
     if isinstance(name, LabelConvention): return name
-    if isinstance(name, dict): return LabelConvention(**{k: v if k == 'name' else int(v) for k, v in name.items()})
+    if isinstance(name, dict):
+        return LabelConvention(**{k: v if k == 'name' else int(v) for k, v in name.items()})
     if name not in CONVENTIONS:
         raise ValueError(f"Unknown label convention {name!r}: choose one of {', '.join(CONVENTIONS)}")
     return CONVENTIONS[name]
@@ -118,17 +119,24 @@ class Case:
     label: Path|None
     convention: LabelConvention
     layout: str
-    volumes: dict|None = None  # modality -> volume index inside a 4D file (MSD); None for one file per modality
+    # modality -> volume index inside a 4D file (MSD); None for one file per modality
+    volumes: dict|None = None
 
     def image_files(self) -> list:
         "The distinct image files, in modality order."
         return list(dict.fromkeys(self.images.values()))
 
     def as_dict(self) -> dict:
-        "A plain dictionary for MONAI datasets: `id`, `image` (file or files), `label` (if any), `convention`, `volumes`."
+        "A plain dictionary for MONAI: `id`, `image` (file or files), `label` (if any), `convention`, `volumes`."
         files = [str(f) for f in self.image_files()]
-        d = {'id': self.id, 'image': files[0] if len(files) == 1 else files, 'convention': self.convention.roles(),
-             'volumes': [self.volumes[m] for m in MODALITIES] if self.volumes else list(range(len(MODALITIES)))}
+        d = {
+            'id': self.id,
+            'image': files[0] if len(files) == 1 else files,
+            'convention': self.convention.roles(),
+            'volumes': (
+                [self.volumes[m] for m in MODALITIES] if self.volumes else list(range(len(MODALITIES)))
+            ),
+        }
         return d | ({'label': str(self.label)} if self.label else {})
 
 # %% ../nbs/01_data.ipynb #cfcd6939
@@ -152,19 +160,25 @@ class DataError(ValueError):
     def __init__(self, problems, root=None):
         self.problems = list(problems)
         where = f" in {root}" if root else ''
-        super().__init__(f"{len(self.problems)} problem(s){where}:\n" + '\n'.join(f"  - {p}" for p in self.problems))
+        super().__init__(
+            f"{len(self.problems)} problem(s){where}:\n" + '\n'.join(f"  - {p}" for p in self.problems)
+        )
 
 # %% ../nbs/01_data.ipynb #25bba880
 LAYOUTS = ('msd', 'brats2021', 'brats2023')
-BRATS_SUFFIXES = {'brats2021': {'FLAIR': '_flair', 'T1': '_t1', 'T1Gd': '_t1ce', 'T2': '_t2', 'label': '_seg'},
-                  'brats2023': {'FLAIR': '-t2f', 'T1': '-t1n', 'T1Gd': '-t1c', 'T2': '-t2w', 'label': '-seg'}}
+BRATS_SUFFIXES = {
+    'brats2021': {'FLAIR': '_flair', 'T1': '_t1', 'T1Gd': '_t1ce', 'T2': '_t2', 'label': '_seg'},
+    'brats2023': {'FLAIR': '-t2f', 'T1': '-t1n', 'T1Gd': '-t1c', 'T2': '-t2w', 'label': '-seg'},
+}
 _BRATS_FILE = {layout: re.compile(r'^(?P<prefix>.+?)(?P<suffix>' + '|'.join(map(re.escape, sfx.values())) +
                                   r')\.nii(\.gz)?$') for layout, sfx in BRATS_SUFFIXES.items()}
 
 # %% ../nbs/01_data.ipynb #0ff25f45
 def _nifti_stem(p: Path) -> str: return re.sub(r'\.nii(\.gz)?$', '', p.name)
 
-def _is_nifti(p: Path) -> bool: return p.is_file() and bool(re.search(r'\.nii(\.gz)?$', p.name)) and not p.name.startswith('.')
+
+def _is_nifti(p: Path) -> bool:
+    return p.is_file() and bool(re.search(r'\.nii(\.gz)?$', p.name)) and not p.name.startswith('.')
 
 # %% ../nbs/01_data.ipynb #126309ff
 def detect_layout(root) -> str:
@@ -176,9 +190,16 @@ def detect_layout(root) -> str:
     found = [l for l in ('brats2021', 'brats2023') if any(_BRATS_FILE[l].match(n) for n in names)]
     if len(found) == 1: return found[0]
     if not found:
-        raise DataError([Problem(root, "no cases found: expected dataset.json (MSD Task01), case folders with "
-                                       "*_flair/_t1/_t1ce/_t2[/_seg].nii.gz (BraTS 2018-2021) or "
-                                       "*-t2f/-t1n/-t1c/-t2w[-seg].nii.gz (BraTS 2023)")])
+        raise DataError(
+            [
+                Problem(
+                    root,
+                    "no cases found: expected dataset.json (MSD Task01), case folders with "
+                    "*_flair/_t1/_t1ce/_t2[/_seg].nii.gz (BraTS 2018-2021) or "
+                    "*-t2f/-t1n/-t1c/-t2w[-seg].nii.gz (BraTS 2023)",
+                )
+            ]
+        )
     raise DataError([Problem(root, "mixes BraTS 2018-2021 (_flair) and BraTS 2023 (-t2f) file names: "
                                    "keep one layout per folder")])
 
@@ -195,12 +216,14 @@ def _msd_cases(root: Path, section: str) -> tuple[list, list]:
     except (KeyError, ValueError, AssertionError) as e:
         return [], [Problem(meta_file, f"unusable 'labels' or 'modality' entry ({e}): fix dataset.json")]
     entries = [(e['image'], e.get('label')) for e in meta.get('training', [])] if section in ('training', 'all') else []
-    if section in ('test', 'all'): entries += [(e if isinstance(e, str) else e['image'], None) for e in meta.get('test', [])]
+    if section in ('test', 'all'):
+        entries += [(e if isinstance(e, str) else e['image'], None) for e in meta.get('test', [])]
     cases, problems = [], []
     for image, label in entries:
         image, label = root / image, (root / label if label else None)
         gone = [f for f in (image, label) if f is not None and not f.is_file()]
-        problems += [Problem(f, "listed in dataset.json but missing: restore the file, or remove its entry") for f in gone]
+        missing = "listed in dataset.json but missing: restore the file, or remove its entry"
+        problems += [Problem(f, missing) for f in gone]
         if not gone: cases.append(Case(_nifti_stem(image), {m: image for m in MODALITIES}, label, convention, 'msd',
                                        {m: volumes[m] for m in MODALITIES}))
     return cases, problems
@@ -216,11 +239,22 @@ def _brats_cases(root: Path, layout: str) -> tuple[list, list]:
     for (folder, prefix), files in groups.items():
         missing = [m for m in MODALITIES if suffixes[m] not in files]
         for m in missing:
-            problems.append(Problem(folder / f"{prefix}{suffixes[m]}.nii.gz",
-                                    f"missing {m} of case {prefix}: add the file, or move the case out of the data set"))
+            problems.append(
+                Problem(
+                    folder / f"{prefix}{suffixes[m]}.nii.gz",
+                    f"missing {m} of case {prefix}: add the file, or move the case out of the data set",
+                )
+            )
         if not missing:
-            cases.append(Case(prefix, {m: files[suffixes[m]] for m in MODALITIES}, files.get(suffixes['label']),
-                              get_convention(layout), layout))
+            cases.append(
+                Case(
+                    prefix,
+                    {m: files[suffixes[m]] for m in MODALITIES},
+                    files.get(suffixes['label']),
+                    get_convention(layout),
+                    layout,
+                )
+            )
     return cases, problems
 
 # %% ../nbs/01_data.ipynb #88cec4e1
@@ -230,7 +264,8 @@ def scan_cases(root, section: str = 'training') -> tuple[list, list]:
     try: layout = detect_layout(root)
     except DataError as e: return [], e.problems
     cases, problems = _msd_cases(root, section) if layout == 'msd' else _brats_cases(root, layout)
-    if not cases and not problems: problems = [Problem(root, f"no {section} cases listed in this {layout} data set")]
+    if not cases and not problems:
+        problems = [Problem(root, f"no {section} cases listed in this {layout} data set")]
     return sorted(cases, key=lambda c: c.id), problems
 
 # %% ../nbs/01_data.ipynb #be52a637
@@ -244,7 +279,14 @@ def find_cases(root, section: str = 'training') -> list:
 def image_case(file) -> Case:
     "The case of one 4D NIfTI file holding FLAIR, T1, T1Gd and T2 in that order (no label)."
     file = Path(file)
-    return Case(_nifti_stem(file), {m: file for m in MODALITIES}, None, MSD, 'msd', {m: i for i, m in enumerate(MODALITIES)})
+    return Case(
+        _nifti_stem(file),
+        {m: file for m in MODALITIES},
+        None,
+        MSD,
+        'msd',
+        {m: i for i, m in enumerate(MODALITIES)},
+    )
 
 # %% ../nbs/01_data.ipynb #d432652e
 def scan_inputs(path) -> tuple[list, list]:
@@ -259,7 +301,7 @@ def scan_inputs(path) -> tuple[list, list]:
 
 # %% ../nbs/01_data.ipynb #0fd0e13a
 def _gzip_is_complete(path: Path, expected: int) -> bool:
-    "Whether a .gz file decompresses to `expected` bytes; reads the gzip trailer first, decompresses only on doubt."
+    "Whether a .gz file holds `expected` bytes: the gzip trailer first, decompressing only on doubt."
     with open(path, 'rb') as f:
         f.seek(-4, os.SEEK_END)
         if struct.unpack('<I', f.read(4))[0] == expected % 2**32: return True
@@ -268,7 +310,8 @@ def _gzip_is_complete(path: Path, expected: int) -> bool:
             n = 0
             while chunk := f.read(1 << 24): n += len(chunk)
         return n >= expected
-    except (OSError, EOFError, zlib.error): return False
+    except (OSError, EOFError, zlib.error):
+        return False
 
 # %% ../nbs/01_data.ipynb #92726dd9
 def _load_header(path: Path, problems: list):
@@ -276,9 +319,15 @@ def _load_header(path: Path, problems: list):
     try:
         img = nib.load(path)
         expected = img.dataobj.offset + int(np.prod(img.shape)) * img.get_data_dtype().itemsize
-        complete = _gzip_is_complete(path, expected) if path.name.endswith('.gz') else path.stat().st_size >= expected
+        complete = (
+            _gzip_is_complete(path, expected)
+            if path.name.endswith('.gz')
+            else path.stat().st_size >= expected
+        )
     except Exception as e:
-        problems.append(Problem(path, f"not a readable NIfTI file ({type(e).__name__}: {e}): re-download or re-export it"))
+        problems.append(
+            Problem(path, f"not a readable NIfTI file ({type(e).__name__}: {e}): re-download or re-export it")
+        )
         return None
     if not complete:
         problems.append(Problem(path, "file is truncated or damaged (fewer voxels than its header declares): "
@@ -290,7 +339,8 @@ def _load_header(path: Path, problems: list):
 def _read_voxels(path: Path, img, problems: list):
     try: return np.asanyarray(img.dataobj)
     except Exception as e:
-        problems.append(Problem(path, f"voxels cannot be read ({type(e).__name__}: {e}): re-download or re-export it"))
+        problems.append(Problem(path, f"voxels cannot be read ({type(e).__name__}: {e}): re-download or re-export it")
+        )
 
 def _label_problem(values, convention: LabelConvention) -> str|None:
     extra = sorted(set(values.tolist()) - set(convention.values))
@@ -310,17 +360,35 @@ def check_case(case: Case, full: bool = False, atol: float = 1e-3) -> tuple[dict
     if ref is not None:
         want_4d = case.volumes is not None
         if want_4d and (ref.ndim != 4 or ref.shape[3] < 4):
-            problems.append(Problem(ref_file, f"shape {ref.shape}: an MSD image must be 4D with the 4 modalities last"))
-        row.update(shape='x'.join(map(str, ref.shape[:3])), spacing='x'.join(f'{z:g}' for z in ref.header.get_zooms()[:3]),
-                   orientation=''.join(nib.aff2axcodes(ref.affine)), dtype=str(ref.get_data_dtype()))
-    files = [(f, imgs[f]) for f in case.image_files()[1:]] + ([(case.label, _load_header(case.label, problems))] if case.label else [])
+            problems.append(
+                Problem(ref_file, f"shape {ref.shape}: an MSD image must be 4D with the 4 modalities last")
+            )
+        row.update(
+            shape='x'.join(map(str, ref.shape[:3])),
+            spacing='x'.join(f'{z:g}' for z in ref.header.get_zooms()[:3]),
+            orientation=''.join(nib.aff2axcodes(ref.affine)),
+            dtype=str(ref.get_data_dtype()),
+        )
+    files = [(f, imgs[f]) for f in case.image_files()[1:]] + (
+        [(case.label, _load_header(case.label, problems))] if case.label else []
+    )
     for f, img in files:
         if img is None or ref is None: continue
         if img.shape[:3] != ref.shape[:3]:
-            problems.append(Problem(f, f"shape {img.shape[:3]} differs from {ref_file.name} {ref.shape[:3]}: resample it onto the same grid"))
+            problems.append(
+                Problem(
+                    f,
+                    f"shape {img.shape[:3]} differs from {ref_file.name} {ref.shape[:3]}: resample it onto the same grid",
+                )
+            )
         elif not np.allclose(img.affine, ref.affine, atol=atol):
-            problems.append(Problem(f, f"affine differs from {ref_file.name} by up to {np.abs(img.affine - ref.affine).max():.3g} "
-                                       f"(tolerance {atol}): resample or fix the header"))
+            problems.append(
+                Problem(
+                    f,
+                    f"affine differs from {ref_file.name} by up to {np.abs(img.affine - ref.affine).max():.3g} "
+                    f"(tolerance {atol}): resample or fix the header",
+                )
+            )
     if full and not problems: _check_voxels(case, imgs, problems, row)
     return row, problems
 
@@ -329,13 +397,17 @@ def _check_voxels(case: Case, imgs: dict, problems: list, row: dict):
     for f, img in imgs.items():
         data = _read_voxels(f, img, problems)
         if data is not None and not np.isfinite(data).all():
-            problems.append(Problem(f, f"{(~np.isfinite(data)).sum()} NaN or infinite intensities: re-export the image"))
+            problems.append(
+                Problem(f, f"{(~np.isfinite(data)).sum()} NaN or infinite intensities: re-export the image")
+            )
     if case.label is None: return
     seg = _read_voxels(case.label, nib.load(case.label), problems)
     if seg is None: return
     values, counts = np.unique(seg, return_counts=True)
     if not np.all(values == np.round(values)):
-        return problems.append(Problem(case.label, "label values are not whole numbers: save labels as integers"))
+        return problems.append(
+            Problem(case.label, "label values are not whole numbers: save labels as integers")
+        )
     if msg := _label_problem(values.astype(int), case.convention): problems.append(Problem(case.label, msg))
     row.update({f'label {int(v)}': int(n) for v, n in zip(values, counts) if v != 0})
 
@@ -352,20 +424,31 @@ class DatasetReport:
     @property
     def ok(self) -> bool: return not self.problems
 
-    def table(self) -> pd.DataFrame: return pd.DataFrame(self.rows).set_index('case') if self.rows else pd.DataFrame()
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows).set_index('case') if self.rows else pd.DataFrame()
+
     def __str__(self): return self.summary()
 
 # %% ../nbs/01_data.ipynb #f3b11bea
 @patch
 def summary(self: DatasetReport) -> str:
     "A printable summary: cases, shapes, spacings, orientations, label voxel counts, then the problems."
-    t, lines = self.table(), [f"{self.root}: {len(self.cases)} case(s), {'full' if self.full else 'quick (headers only)'} check"]
+    t, lines = self.table(), [
+        f"{self.root}: {len(self.cases)} case(s), {'full' if self.full else 'quick (headers only)'} check"
+    ]
     for col in ('shape', 'spacing', 'orientation', 'dtype'):
-        if col in t: lines.append(f"  {col + 's':<13}" + ', '.join(f"{k} ({v})" for k, v in t[col].value_counts().items()))
+        if col in t:
+            lines.append(
+                f"  {col + 's':<13}" + ', '.join(f"{k} ({v})" for k, v in t[col].value_counts().items())
+            )
     labels = [c for c in t.columns if c.startswith('label ')]
     if labels: lines.append("  label voxels " + ', '.join(f"{c[6:]}: {int(t[c].sum())}" for c in labels))
     lines.append(f"  labelled     {sum(c.label is not None for c in self.cases)} of {len(self.cases)}")
-    lines += ([f"{len(self.problems)} problem(s):"] + [f"  - {p}" for p in self.problems]) if self.problems else ["no problems found"]
+    lines += (
+        ([f"{len(self.problems)} problem(s):"] + [f"  - {p}" for p in self.problems])
+        if self.problems
+        else ["no problems found"]
+    )
     return '\n'.join(lines)
 
 # %% ../nbs/01_data.ipynb #7cf566c4
@@ -382,7 +465,14 @@ def check_dataset(root, full: bool = False, section: str = 'training', atol: flo
 # %% ../nbs/01_data.ipynb #0410b6b7
 def reorient(data: np.ndarray, affine: np.ndarray, axcodes: str) -> tuple[np.ndarray, np.ndarray]:
     "`data` (spatial axes first) and `affine` stored in orientation `axcodes`, world positions unchanged."
-    from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, io_orientation, ornt_transform
+    from nibabel.orientations import (
+        apply_orientation,
+        axcodes2ornt,
+        inv_ornt_aff,
+        io_orientation,
+        ornt_transform,
+    )
+
     t = ornt_transform(io_orientation(affine), axcodes2ornt(tuple(axcodes)))
     return apply_orientation(data, t), affine @ inv_ornt_aff(t, data.shape[:3])
 
@@ -391,7 +481,8 @@ def split_cases(ids, val_fraction: float = 0.2, seed: int = 0) -> dict:
     "A deterministic train/validation split of case ids."
     from monai.data import partition_dataset
     ids = sorted(ids)
-    if not 0 < val_fraction < 1: raise ValueError(f"val_fraction={val_fraction}: choose a fraction between 0 and 1")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction={val_fraction}: choose a fraction between 0 and 1")
     if len(ids) < 2: raise ValueError(f"{len(ids)} case(s): a split needs at least 2")
     n_val = min(max(1, round(len(ids) * val_fraction)), len(ids) - 1)
     train, val = partition_dataset(ids, ratios=[len(ids) - n_val, n_val], shuffle=True, seed=seed)
@@ -402,9 +493,13 @@ def kfold_splits(ids, k: int = 5, seed: int = 0) -> list:
     "`k` deterministic cross-validation folds: each case is in exactly one fold's validation set."
     from monai.data import partition_dataset
     ids = sorted(ids)
-    if not 2 <= k <= len(ids): raise ValueError(f"k={k} folds of {len(ids)} cases: choose 2 <= k <= number of cases")
+    if not 2 <= k <= len(ids):
+        raise ValueError(f"k={k} folds of {len(ids)} cases: choose 2 <= k <= number of cases")
     parts = partition_dataset(ids, num_partitions=k, shuffle=True, seed=seed)
-    return [{'fold': i, 'k': k, 'seed': seed, 'train': sorted(set(ids) - set(p)), 'val': sorted(p)} for i, p in enumerate(parts)]
+    return [
+        {'fold': i, 'k': k, 'seed': seed, 'train': sorted(set(ids) - set(p)), 'val': sorted(p)}
+        for i, p in enumerate(parts)
+    ]
 
 # %% ../nbs/01_data.ipynb #5d3f67f6
 def save_split(split, path) -> Path:
@@ -416,14 +511,25 @@ def load_split(path):
     return json.loads(Path(path).read_text())
 
 # %% ../nbs/01_data.ipynb #c49c9151
-def make_split(ids, val_fraction: float = 0.2, seed: int = 0, fold: int|None = None, k_folds: int = 5) -> dict:
-    "The split these settings name: fold `fold` of `k_folds` cross-validation folds, else a seeded `val_fraction`."
-    return kfold_splits(ids, k_folds, seed)[fold] if fold is not None else split_cases(ids, val_fraction, seed)
+def make_split(
+    ids, val_fraction: float = 0.2, seed: int = 0, fold: int | None = None, k_folds: int = 5
+) -> dict:
+    "The split these settings name: fold `fold` of `k_folds` folds, else a seeded `val_fraction`."
+    return (
+        kfold_splits(ids, k_folds, seed)[fold] if fold is not None else split_cases(ids, val_fraction, seed)
+    )
 
 # %% ../nbs/01_data.ipynb #d8c6a60d
 def download_task01(root_dir) -> Path:
     "Download and extract MSD Task01_BrainTumour with MONAI; returns the data set folder."
     from monai.apps import DecathlonDataset
     root_dir = Path(root_dir).expanduser()
-    DecathlonDataset(str(root_dir), task='Task01_BrainTumour', section='training', download=True, cache_rate=0.0, num_workers=0)
+    DecathlonDataset(
+        str(root_dir),
+        task='Task01_BrainTumour',
+        section='training',
+        download=True,
+        cache_rate=0.0,
+        num_workers=0,
+    )
     return root_dir / "Task01_BrainTumour"

@@ -24,9 +24,11 @@ __all__ = ['case_prediction', 'evaluate', 'summarize', 'results_table', 'cases_t
 def case_prediction(case, model=None, predictions=None, convention=None, **inference) -> tuple:
     "The predicted label map of `case` (from `model`, or read from the folder `predictions`) and its convention."
     conv = get_convention(convention or case.convention)
-    if model is not None: return predict_case(model, case.as_dict(), convention=convention, **inference)['labels'], conv
+    if model is not None:
+        return predict_case(model, case.as_dict(), convention=convention, **inference)['labels'], conv
     f = Path(predictions) / f'{case.id}.nii.gz'
-    if not f.is_file(): raise FileNotFoundError(f"{f}: no prediction for case {case.id}; predict it or leave the case out")
+    if not f.is_file():
+        raise FileNotFoundError(f"{f}: no prediction for case {case.id}; predict it or leave the case out")
     img, ref = nib.load(f), nib.load(case.label)
     if img.shape[:3] == ref.shape[:3] and not np.allclose(img.affine, ref.affine, atol=1e-3):
         raise ValueError(f"{f}: affine differs from the ground truth {case.label.name}: "
@@ -44,7 +46,8 @@ def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_
             truth = nib.load(case.label)
             rows += case_metrics(labels, np.asarray(truth.dataobj), conv, case.convention,
                                  truth.header.get_zooms()[:3], lesion_wise, case.id)
-        except (ValueError, FileNotFoundError, OSError) as e: failures.append((case.id, str(e)))
+        except (ValueError, FileNotFoundError, OSError) as e:
+            failures.append((case.id, str(e)))
     return pd.DataFrame(rows), failures
 
 # %% ../nbs/08_evaluate.ipynb #623762d5
@@ -81,7 +84,11 @@ def cases_to_score(cases: list, checkpoint=None, split: str = 'val') -> list:
 def write_evaluation(per_case: pd.DataFrame, out_dir) -> dict:
     "Write per_case.csv, summary.csv and summary.md (atomically) into `out_dir`; returns the paths and the table."
     out_dir, summary = Path(out_dir), summarize(per_case)
-    paths = {'per_case': out_dir / 'per_case.csv', 'summary': out_dir / 'summary.csv', 'table': out_dir / 'summary.md'}
+    paths = {
+        'per_case': out_dir / 'per_case.csv',
+        'summary': out_dir / 'summary.csv',
+        'table': out_dir / 'summary.md',
+    }
     with atomic_path(paths['per_case']) as tmp: per_case.to_csv(tmp, index=False)
     with atomic_path(paths['summary']) as tmp: summary.to_csv(tmp)
     table = results_table(summary)

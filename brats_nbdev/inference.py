@@ -21,9 +21,12 @@ __all__ = ['FLIPS', 'brain_box', 'brain_window', 'predict_probabilities', 'relab
 
 # %% ../nbs/06_inference.ipynb #635024f6
 def brain_box(image: torch.Tensor, roi) -> tuple:
-    "Spatial slices to infer in `image` (..., x, y, z): the box of nonzero voxels, widened to at least `roi`, inside the volume."
+    "Spatial slices of `image` (..., x, y, z) to infer: its nonzero box, widened to `roi`, inside the volume."
     shape = np.array(image.shape[-3:])
-    lo, hi = (np.array(v) for v in generate_spatial_bounding_box(image.reshape(-1, *shape), select_fn=lambda v: v != 0))
+    lo, hi = (
+        np.array(v)
+        for v in generate_spatial_bounding_box(image.reshape(-1, *shape), select_fn=lambda v: v != 0)
+    )
     if (hi <= lo).any(): lo, hi = np.zeros(3, int), shape  # no signal anywhere: the whole volume
     size = np.minimum(np.maximum(hi - lo, roi), shape)
     start = np.clip((lo + hi) // 2 - size // 2, 0, shape - size)
@@ -36,7 +39,8 @@ def brain_window(image: torch.Tensor, roi, divisor: int = 8) -> tuple[tuple, tup
     return box, tuple(min(int(r), -(-(s.stop - s.start) // divisor) * divisor) for r, s in zip(roi, box))
 
 # %% ../nbs/06_inference.ipynb #d61432ab
-FLIPS = [axes for n in range(4) for axes in combinations((2, 3, 4), n)]  # identity, 3 single, 3 double, 1 triple
+# identity, 3 single, 3 double, 1 triple
+FLIPS = [axes for n in range(4) for axes in combinations((2, 3, 4), n)]
 
 # %% ../nbs/06_inference.ipynb #4ef28c93
 def _paste(values: torch.Tensor, image: torch.Tensor, box) -> torch.Tensor:
@@ -46,9 +50,19 @@ def _paste(values: torch.Tensor, image: torch.Tensor, box) -> torch.Tensor:
     return out
 
 # %% ../nbs/06_inference.ipynb #aab16a34
-def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overlap: float = 0.5,
-                          sw_batch_size: int = 1, mode: str = 'gaussian', amp: str = 'auto', tta: bool = False,
-                          crop_to_brain: bool = True, channels_last: bool = True, divisor: int = 8) -> tuple:
+def predict_probabilities(
+    model,
+    image: torch.Tensor,
+    roi=(224, 224, 144),
+    overlap: float = 0.5,
+    sw_batch_size: int = 1,
+    mode: str = 'gaussian',
+    amp: str = 'auto',
+    tta: bool = False,
+    crop_to_brain: bool = True,
+    channels_last: bool = True,
+    divisor: int = 8,
+) -> tuple:
     "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...), and with `tta` their std over the flips."
     device = next(model.parameters()).device
     amp = resolve_amp(amp, device)
@@ -56,7 +70,9 @@ def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overl
     box = (slice(None), slice(None), *spatial)
     memory = torch.channels_last_3d if channels_last and image.ndim == 5 else torch.contiguous_format
     model = model.eval().to(memory_format=memory)
-    net = lambda x: (lambda o: o[0] if isinstance(o, (tuple, list)) else o)(model(x.contiguous(memory_format=memory)))
+    net = lambda x: (lambda o: o[0] if isinstance(o, (tuple, list)) else o)(
+        model(x.contiguous(memory_format=memory))
+    )
     runs = []
     with torch.inference_mode(), autocast(device, amp):
         crop = image[box].to(device)
@@ -82,7 +98,9 @@ def relabel_small_et(regions, min_voxels: int) -> np.ndarray:
 # %% ../nbs/06_inference.ipynb #de0d6ef3
 def _on_input_grid(values: torch.Tensor, data: dict, pre) -> np.ndarray:
     "Values on the preprocessed grid taken back to the grid of the case as stored (linear interpolation)."
-    data['pred'] = MetaTensor(values.cpu(), meta=data['image'].meta, applied_operations=data['image'].applied_operations)
+    data['pred'] = MetaTensor(
+        values.cpu(), meta=data['image'].meta, applied_operations=data['image'].applied_operations
+    )
     return invert_transforms(pre, nearest=False)(data)['pred']
 
 # %% ../nbs/06_inference.ipynb #97f82d00
@@ -96,5 +114,6 @@ def predict_case(model, item: dict, convention=None, pixdim=(1.0, 1.0, 1.0), et_
     regions = relabel_small_et(np.asarray(back) > 0.5, et_min_voxels)
     out = {'regions': regions, 'labels': regions_to_labels(regions, convention or item['convention']),
            'affine': np.asarray(back.affine, dtype=np.float64)}
-    if spread is not None: out['uncertainty'] = np.asarray(_on_input_grid(spread[0], data, pre), dtype=np.float32)
+    if spread is not None:
+        out['uncertainty'] = np.asarray(_on_input_grid(spread[0], data, pre), dtype=np.float32)
     return out

@@ -28,7 +28,8 @@ def region_metrics(pred, truth, spacing=(1.0, 1.0, 1.0)) -> dict:
     if not p.any() and not t.any(): hd95 = 0.0
     elif not p.any() or not t.any(): hd95 = HD95_MAX
     else: hd95 = float(compute_hausdorff_distance(pt, tt, include_background=True, percentile=95,
-                                                   spacing=tuple(float(s) for s in spacing)))  # MONAI refuses numpy floats
+                                                   # MONAI refuses numpy floats
+                                                   spacing=tuple(float(s) for s in spacing)))
     return {'dice': dice, 'hd95': hd95, 'sensitivity': tp / (tp + fn) if tp + fn else 1.0,
             'specificity': tn / (tn + fp) if tn + fp else 1.0}
 
@@ -37,7 +38,10 @@ def _components(mask) -> tuple[np.ndarray, int]:
     "Connected components with 26-connectivity."
     return ndimage.label(mask, structure=np.ones((3, 3, 3)))
 
-def lesion_metrics(pred, truth, spacing=(1.0, 1.0, 1.0), dilation: int = 3, min_lesion_mm3: float = 50) -> dict:
+
+def lesion_metrics(
+    pred, truth, spacing=(1.0, 1.0, 1.0), dilation: int = 3, min_lesion_mm3: float = 50
+) -> dict:
     "BraTS 2023 lesion-wise Dice and HD95 of one region, with the numbers of scored lesions and false positives."
     p, t = np.asarray(pred, bool), np.asarray(truth, bool)
     structure, voxel_mm3 = ndimage.generate_binary_structure(3, 2), float(np.prod(spacing))
@@ -57,7 +61,12 @@ def lesion_metrics(pred, truth, spacing=(1.0, 1.0, 1.0), dilation: int = 3, min_
     scores += [(0.0, HD95_MAX)] * false_positives
     if not scores: return {'lesion_dice': 1.0, 'lesion_hd95': 0.0, 'lesions': 0, 'false_positives': 0}
     dice, hd = map(np.mean, zip(*scores))
-    return {'lesion_dice': float(dice), 'lesion_hd95': float(hd), 'lesions': lesions, 'false_positives': false_positives}
+    return {
+        'lesion_dice': float(dice),
+        'lesion_hd95': float(hd),
+        'lesions': lesions,
+        'false_positives': false_positives,
+    }
 
 # %% ../nbs/07_metrics.ipynb #17e64fe5
 METRICS = ('dice', 'hd95', 'sensitivity', 'specificity', 'lesion_dice', 'lesion_hd95')

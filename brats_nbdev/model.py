@@ -23,14 +23,28 @@ __all__ = ['MODEL_DEFAULTS', 'MODEL_CLASSES', 'VAE_LOSS_WEIGHT', 'CHECKPOINT_FOR
 
 # %% ../nbs/04_model.ipynb #5fc517c5
 MODEL_DEFAULTS = {
-    'segresnet': dict(in_channels=4, out_channels=3, init_filters=16, blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1],
-                      dropout_prob=0.2),
-    'segresnet_vae': dict(in_channels=4, out_channels=3, init_filters=16, blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1],
-                          dropout_prob=0.2, input_image_size=[224, 224, 144]),
+    'segresnet': dict(
+        in_channels=4,
+        out_channels=3,
+        init_filters=16,
+        blocks_down=[1, 2, 2, 4],
+        blocks_up=[1, 1, 1],
+        dropout_prob=0.2,
+    ),
+    'segresnet_vae': dict(
+        in_channels=4,
+        out_channels=3,
+        init_filters=16,
+        blocks_down=[1, 2, 2, 4],
+        blocks_up=[1, 1, 1],
+        dropout_prob=0.2,
+        input_image_size=[224, 224, 144],
+    ),
     'swinunetr': dict(in_channels=4, out_channels=3, feature_size=48, use_checkpoint=False),
 }
 MODEL_CLASSES = {'segresnet': SegResNet, 'segresnet_vae': SegResNetVAE, 'swinunetr': SwinUNETR}
-VAE_LOSS_WEIGHT = 0.1  # Myronenko 2018: L = L_dice + 0.1 L_L2 + 0.1 L_KL; MONAI's SegResNetVAE returns L_L2 + L_KL
+# Myronenko 2018: L = L_dice + 0.1 L_L2 + 0.1 L_KL; MONAI's SegResNetVAE returns L_L2 + L_KL
+VAE_LOSS_WEIGHT = 0.1
 
 # %% ../nbs/04_model.ipynb #0271d2d4
 def model_config(name: str = 'segresnet', **overrides) -> dict:
@@ -58,16 +72,19 @@ def size_divisor(name: str = 'segresnet', **overrides) -> int:
 def check_input_size(size, name: str = 'segresnet', **overrides) -> tuple:
     "`size` as a tuple, or a `ValueError` naming the next valid sizes up."
     d, size = size_divisor(name, **overrides), tuple(int(s) for s in size)
-    smallest = 2 * d if name == 'swinunetr' else d  # SwinUNETR's instance norm needs a bottleneck of 2 voxels or more
+    # SwinUNETR's instance norm needs a bottleneck of 2 voxels or more
+    smallest = 2 * d if name == 'swinunetr' else d
     if any(s % d or s < smallest for s in size):
         fixed = tuple(max(smallest, -(-s // d) * d) for s in size)  # rounded up: padding is the usual fix
-        raise ValueError(f"{name} needs every input size divisible by {d} and at least {smallest}; {size} is not: "
-                         f"use {fixed}, or pad the input (sliding-window inference does this for you)")
+        raise ValueError(
+            f"{name} needs every input size divisible by {d} and at least {smallest}; {size} is not: "
+            f"use {fixed}, or pad the input (sliding-window inference does this for you)"
+        )
     return size
 
 # %% ../nbs/04_model.ipynb #9fdaba3b
 def forward_flops(name: str = 'segresnet', size=(224, 224, 144), batch: int = 1, **overrides) -> int:
-    "Floating-point operations of one forward pass at `size` (2 per multiply-accumulate), counted on the meta device."
+    "Floating-point operations of a forward pass at `size` (2 per multiply-add), counted on the meta device."
     size = check_input_size(size, name, **overrides)
     cfg = model_config(name, **overrides)
     if name == 'segresnet_vae': cfg['input_image_size'] = list(size)
@@ -80,12 +97,17 @@ def forward_flops(name: str = 'segresnet', size=(224, 224, 144), batch: int = 1,
 # %% ../nbs/04_model.ipynb #ecd9a52f
 CHECKPOINT_FORMAT = 'brats_nbdev-checkpoint-v1'
 
-def save_checkpoint(model: torch.nn.Module, path, name: str = 'segresnet', config: dict|None = None, **extra) -> Path:
+
+def save_checkpoint(
+    model: torch.nn.Module, path, name: str = 'segresnet', config: dict | None = None, **extra
+) -> Path:
     "Save `model`'s weights with its name and configuration (and `extra` entries) to `path`, atomically."
     config = model_config(name, **(config or {}))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
-        torch.save({'format': CHECKPOINT_FORMAT, 'model': name, 'config': config, 'state_dict': state, **extra}, tmp)
+        torch.save(
+            {'format': CHECKPOINT_FORMAT, 'model': name, 'config': config, 'state_dict': state, **extra}, tmp
+        )
     return Path(path)
 
 # %% ../nbs/04_model.ipynb #cd5abbec
@@ -102,7 +124,8 @@ def _load(path: Path, map_location) -> dict:
                               "or torch.save(model.state_dict(), path)") from None
     ours = isinstance(ckpt, dict) and ckpt.get('format') == CHECKPOINT_FORMAT
     if not ours and not (isinstance(ckpt, dict) and all(torch.is_tensor(v) for v in ckpt.values())):
-        raise CheckpointError(f"{path}: holds a {type(ckpt).__name__}, neither a brats_nbdev checkpoint nor a state_dict")
+        raise CheckpointError(f"{path}: holds a {type(ckpt).__name__}, "
+                              "neither a brats_nbdev checkpoint nor a state_dict")
     return ckpt
 
 # %% ../nbs/04_model.ipynb #850cfb83
@@ -113,9 +136,12 @@ class Checkpoint:
     name: str  # the network's name, a key of `MODEL_DEFAULTS`
     config: dict  # the network's full configuration
     state_dict: dict = field(repr=False)  # the weights
-    train_config: dict = field(default_factory=dict)  # the training run's settings (empty for a plain state_dict)
-    split: dict|None = None  # the run's train/validation split, where the file or a split.json beside it has one
-    extra: dict = field(default_factory=dict, repr=False)  # all else saved with it: optimiser state, epoch, metric
+    # the training run's settings (empty for a plain state_dict)
+    train_config: dict = field(default_factory=dict)
+    # the run's train/validation split, where the file or a split.json beside it has one
+    split: dict|None = None
+    # all else saved with it: optimiser state, epoch, metric
+    extra: dict = field(default_factory=dict, repr=False)
 
     @property
     def pixdim(self) -> tuple:
@@ -146,18 +172,23 @@ def validation_ids(self: Checkpoint, ids) -> list:
     if not self.train_config:
         raise ValueError(f"{self.path}: carries no training configuration to rebuild its validation split; "
                          "score all cases instead (--split all)")
-    settings = {k: self.train_config[k] for k in ('val_fraction', 'seed', 'fold', 'k_folds') if k in self.train_config}
+    saved = self.train_config
+    settings = {k: saved[k] for k in ('val_fraction', 'seed', 'fold', 'k_folds') if k in saved}
     return make_split(ids, **settings)['val']
 
 # %% ../nbs/04_model.ipynb #6ef38257
 def read_checkpoint(path, name: str|None = None, map_location='cpu', **overrides) -> Checkpoint:
-    "The `Checkpoint` at `path`; a plain `state_dict` is read as network `name` (default `segresnet`) with `overrides`."
+    "The `Checkpoint` at `path`; a plain `state_dict` is read as network `name` (`segresnet`) with `overrides`."
     path = Path(path)
     ckpt = _load(path, map_location)
     if ckpt.get('format') != CHECKPOINT_FORMAT:
         name = name or 'segresnet'
         return Checkpoint(path, name, model_config(name, **overrides), ckpt)
-    saved = {k: v for k, v in ckpt.items() if k not in ('format', 'model', 'config', 'state_dict', 'train_config', 'split')}
+    saved = {
+        k: v
+        for k, v in ckpt.items()
+        if k not in ('format', 'model', 'config', 'state_dict', 'train_config', 'split')
+    }
     split = ckpt.get('split')
     if split is None and (path.parent / 'split.json').is_file():  # checkpoints of older runs
         split = json.loads((path.parent / 'split.json').read_text())

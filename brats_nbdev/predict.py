@@ -23,23 +23,45 @@ def write_prediction(prediction: dict, case: Case, out_dir, write_uncertainty: b
     reference = nib.load(next(iter(case.images.values())))
     labels = np.asarray(prediction['labels'], np.uint8)
     if labels.shape != reference.shape[:3]:
-        raise ValueError(f"{case.id}: prediction shape {labels.shape} differs from the input's {reference.shape[:3]}")
+        raise ValueError(
+            f"{case.id}: prediction shape {labels.shape} differs from the input's {reference.shape[:3]}"
+        )
     header = reference.header.copy(); header.set_data_dtype(np.uint8)
-    paths = [save_nifti(nib.Nifti1Image(labels, reference.affine, header), Path(out_dir) / f'{case.id}.nii.gz')]
+    paths = [
+        save_nifti(nib.Nifti1Image(labels, reference.affine, header), Path(out_dir) / f'{case.id}.nii.gz')
+    ]
     if write_uncertainty and 'uncertainty' in prediction:
         spread = np.moveaxis(prediction['uncertainty'], 0, -1).astype(np.float32)
-        paths.append(save_nifti(nib.Nifti1Image(spread, reference.affine), Path(out_dir) / f'{case.id}_uncertainty.nii.gz'))
+        paths.append(
+            save_nifti(
+                nib.Nifti1Image(spread, reference.affine), Path(out_dir) / f'{case.id}_uncertainty.nii.gz'
+            )
+        )
     return paths
 
 # %% ../nbs/11_predict.ipynb #1f15255a
-def predict_cases(model, cases: list, out_dir, convention=None, uncertainty: bool = False, progress: bool = True,
-                  **inference) -> tuple[list, list]:
+def predict_cases(
+    model,
+    cases: list,
+    out_dir,
+    convention=None,
+    uncertainty: bool = False,
+    progress: bool = True,
+    **inference,
+) -> tuple[list, list]:
     "Predict and write every case; returns the written paths and the `Problem`s of the cases that failed."
     written, failures = [], []
     if uncertainty: inference['tta'] = True
     for case in tqdm(cases, desc='predicting', disable=not progress):
         _, problems = check_case(case)
         if problems: failures += problems; continue
-        try: written += write_prediction(predict_case(model, case.as_dict(), convention=convention, **inference), case, out_dir, uncertainty)
-        except (ValueError, RuntimeError, OSError) as e: failures.append(Problem(case.images['FLAIR'], f"prediction failed: {e}"))
+        try:
+            written += write_prediction(
+                predict_case(model, case.as_dict(), convention=convention, **inference),
+                case,
+                out_dir,
+                uncertainty,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            failures.append(Problem(case.images['FLAIR'], f"prediction failed: {e}"))
     return written, failures

@@ -21,7 +21,8 @@ __all__ = ['NORMAL_BRAIN_MEDIAN', 'CONTRAST', 'GEOMETRIES', 'smooth_noise', 'syn
            'write_synthetic_dataset', 'synthetic_data_dir']
 
 # %% ../nbs/02_synthetic.ipynb #5cb58879
-NORMAL_BRAIN_MEDIAN = dict(zip(MODALITIES, (330., 531., 313., 417.)))  # raw units, measured on Brats18_2013_2_1
+# raw units, measured on Brats18_2013_2_1
+NORMAL_BRAIN_MEDIAN = dict(zip(MODALITIES, (330., 531., 313., 417.)))
 CONTRAST = {  # intensity relative to normal brain in FLAIR, T1, T1Gd, T2
     'csf':       (0.35, 0.35, 0.35, 2.20),
     'grey':      (1.04, 0.93, 0.96, 1.06),
@@ -37,7 +38,9 @@ def smooth_noise(rng: np.random.Generator, grid, coarse: int = 5) -> np.ndarray:
     field = rng.standard_normal((coarse,) * 3).astype(np.float32)
     quarter = [max(2, -(-g // 4)) for g in grid]
     field = ndimage.zoom(field, np.array(quarter) / coarse, order=3, mode='nearest', grid_mode=True)
-    field = ndimage.zoom(field, np.array(grid) / np.array(field.shape), order=1, mode='nearest', grid_mode=True)
+    field = ndimage.zoom(
+        field, np.array(grid) / np.array(field.shape), order=1, mode='nearest', grid_mode=True
+    )
     return field[tuple(slice(0, g) for g in grid)]
 
 # %% ../nbs/02_synthetic.ipynb #0758ec73
@@ -56,7 +59,11 @@ def _brain_tissue(rng, xyz, grid, fov):
     brain = r + 0.05 * smooth_noise(rng, grid) < 1
     tissue = np.where(r + 0.06 * smooth_noise(rng, grid, 8) > 0.8, 1, 2).astype(np.uint8)
     for side in (-1, 1):  # lateral ventricles
-        v = ((x - side * 0.12 * radii[0]) / (0.07 * radii[0]))**2 + (y / (0.3 * radii[1]))**2 + (z / (0.15 * radii[2]))**2
+        v = (
+            ((x - side * 0.12 * radii[0]) / (0.07 * radii[0])) ** 2
+            + (y / (0.3 * radii[1])) ** 2
+            + (z / (0.15 * radii[2])) ** 2
+        )
         tissue[v < 1] = 0
     return brain, tissue, radii
 
@@ -78,7 +85,9 @@ def _tumour_roles(rng, xyz, grid, radii, fov, p_no_enhancement):
 
 # %% ../nbs/02_synthetic.ipynb #b2564bf0
 def _intensities(rng, classes, brain, grid, spacing):
-    table = np.array([CONTRAST[k] for k in ('csf', 'grey', 'white', 'edema', 'core', 'enhancing')], np.float32)
+    table = np.array(
+        [CONTRAST[k] for k in ('csf', 'grey', 'white', 'edema', 'core', 'enhancing')], np.float32
+    )
     bias = np.exp(0.08 * smooth_noise(rng, grid, 3))
     image = np.empty((4, *grid), np.float32)
     for m, modality in enumerate(MODALITIES):
@@ -89,7 +98,7 @@ def _intensities(rng, classes, brain, grid, spacing):
 
 # %% ../nbs/02_synthetic.ipynb #90d56e1c
 def synthetic_case(shape=(96, 96, 64), seed: int = 0, spacing=1.0, p_no_enhancement: float = 0.1) -> dict:
-    "A brain phantom covering `shape` mm at `spacing`: `image` (4 × grid, FLAIR, T1, T1Gd, T2), `roles`, RAS `affine`."
+    "A phantom of `shape` mm at `spacing`: `image` (4 × grid: FLAIR, T1, T1Gd, T2), `roles`, RAS `affine`."
     rng = np.random.default_rng(seed)
     xyz, grid, spacing = _grid_coords(shape, spacing)
     brain, tissue, radii = _brain_tissue(rng, xyz, grid, shape)
@@ -97,7 +106,8 @@ def synthetic_case(shape=(96, 96, 64), seed: int = 0, spacing=1.0, p_no_enhancem
     roles[~brain] = 0
     image = _intensities(rng, np.where(roles > 0, roles + 2, tissue), brain, grid, spacing)
     affine = np.diag([*spacing, 1.0])
-    affine[:3, 3] = 0.5 * spacing - np.array(shape) / 2  # voxel centres as in `_grid_coords`, world origin at the centre
+    # voxel centres as in `_grid_coords`, world origin at the centre
+    affine[:3, 3] = 0.5 * spacing - np.array(shape) / 2
     return {'image': image, 'roles': roles, 'affine': affine}
 
 # %% ../nbs/02_synthetic.ipynb #9030d054
@@ -111,39 +121,60 @@ GEOMETRIES = (('RAS', 1.0), ('LPS', 1.0), ('RAS', (1.2, 1.2, 1.5)), ('LPS', (1.2
 
 # %% ../nbs/02_synthetic.ipynb #70b4578b
 def _case_name(layout: str, i: int) -> str:
-    return {'msd': f'BRATS_{i + 1:03d}', 'brats2021': f'BraTS2021_{i:05d}', 'brats2023': f'BraTS-GLI-{i:05d}-000'}[layout]
+    return {
+        'msd': f'BRATS_{i + 1:03d}',
+        'brats2021': f'BraTS2021_{i:05d}',
+        'brats2023': f'BraTS-GLI-{i:05d}-000',
+    }[layout]
 
-def _write_case(out: Path, layout: str, name: str, image: np.ndarray, labels: np.ndarray, affine: np.ndarray, split='Tr'):
+
+def _write_case(
+    out: Path, layout: str, name: str, image: np.ndarray, labels: np.ndarray, affine: np.ndarray, split='Tr'
+):
     if layout == 'msd':
-        save_nifti(nib.Nifti1Image(np.moveaxis(image, 0, -1), affine), out / f'images{split}' / f'{name}.nii.gz')
+        save_nifti(
+            nib.Nifti1Image(np.moveaxis(image, 0, -1), affine), out / f'images{split}' / f'{name}.nii.gz'
+        )
         if split == 'Tr': save_nifti(nib.Nifti1Image(labels, affine), out / 'labelsTr' / f'{name}.nii.gz')
         return
     sfx = BRATS_SUFFIXES[layout]
     for m, volume in zip(MODALITIES, image):
-        save_nifti(nib.Nifti1Image(np.round(volume).astype(np.int16), affine), out / name / f'{name}{sfx[m]}.nii.gz')
+        save_nifti(
+            nib.Nifti1Image(np.round(volume).astype(np.int16), affine), out / name / f'{name}{sfx[m]}.nii.gz'
+        )
     save_nifti(nib.Nifti1Image(labels, affine), out / name / f"{name}{sfx['label']}.nii.gz")
 
 # %% ../nbs/02_synthetic.ipynb #4513c444
 def _msd_dataset_json(names: list, test_names: list) -> dict:
-    return {'name': 'BRATS', 'description': 'Synthetic brain-tumour phantoms in the MSD Task01_BrainTumour layout (brats_nbdev)',
-            'reference': 'brats_nbdev.data.write_synthetic_dataset', 'licence': 'MIT', 'tensorImageSize': '4D',
-            'modality': MSD_TASK01_MODALITIES, 'labels': MSD_TASK01_LABELS,
-            'numTraining': len(names), 'numTest': len(test_names),
-            'training': [{'image': f'./imagesTr/{n}.nii.gz', 'label': f'./labelsTr/{n}.nii.gz'} for n in names],
-            'test': [f'./imagesTs/{n}.nii.gz' for n in test_names]}
+    return {
+        'name': 'BRATS',
+        'description': 'Synthetic brain-tumour phantoms in the MSD Task01_BrainTumour layout (brats_nbdev)',
+        'reference': 'brats_nbdev.data.write_synthetic_dataset',
+        'licence': 'MIT',
+        'tensorImageSize': '4D',
+        'modality': MSD_TASK01_MODALITIES,
+        'labels': MSD_TASK01_LABELS,
+        'numTraining': len(names),
+        'numTest': len(test_names),
+        'training': [{'image': f'./imagesTr/{n}.nii.gz', 'label': f'./labelsTr/{n}.nii.gz'} for n in names],
+        'test': [f'./imagesTs/{n}.nii.gz' for n in test_names],
+    }
 
 # %% ../nbs/02_synthetic.ipynb #02610bb8
 def write_synthetic_dataset(out, cases: int = 8, shape=(96, 96, 64), layout: str = 'msd', seed: int = 0,
                             vary_geometry: bool = True, test_cases: int = 0, progress: bool = True) -> Path:
-    "Write `cases` synthetic cases (+ `test_cases` unlabelled, MSD only) into `out` in `layout`; same seed, same bytes."
-    if layout not in LAYOUTS: raise ValueError(f"Unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
+    "Write `cases` cases (+ `test_cases` unlabelled, MSD only) into `out` in `layout`; same seed, same bytes."
+    if layout not in LAYOUTS:
+        raise ValueError(f"Unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     if test_cases and layout != 'msd': raise ValueError("test_cases are written for the MSD layout only")
     out, names = Path(out), [_case_name(layout, i) for i in range(cases + test_cases)]
     for i, name in enumerate(tqdm(names, desc=f'writing {layout} cases', disable=not progress, leave=False)):
         axcodes, spacing = GEOMETRIES[i % len(GEOMETRIES)] if vary_geometry else ('RAS', 1.0)
         case = synthetic_case(shape, seed=[seed, i], spacing=spacing)
         image, affine = reorient(np.moveaxis(case['image'], 0, -1), case['affine'], axcodes)
-        labels, _ = reorient(roles_to_labels(case['roles'], 'msd' if layout == 'msd' else layout), case['affine'], axcodes)
+        labels, _ = reorient(
+            roles_to_labels(case['roles'], 'msd' if layout == 'msd' else layout), case['affine'], axcodes
+        )
         _write_case(out, layout, name, np.moveaxis(image, -1, 0), labels, affine, 'Tr' if i < cases else 'Ts')
     if layout == 'msd': save_json(_msd_dataset_json(names[:cases], names[cases:]), out / 'dataset.json')
     return out

@@ -32,7 +32,8 @@ def start_run(mode: str, run_dir, name: str, project: str = 'brats_nbdev', confi
               run_id: str|None = None):
     "A W&B run written under `run_dir` (`mode`: online, offline or disabled); never prompts."
     import wandb
-    if mode not in TRACKING_MODES: raise ValueError(f"wandb={mode!r}: choose one of {', '.join(TRACKING_MODES)}")
+    if mode not in TRACKING_MODES:
+        raise ValueError(f"wandb={mode!r}: choose one of {', '.join(TRACKING_MODES)}")
     if mode == 'online' and not _has_wandb_key():
         raise ValueError("wandb='online' needs an API key: set WANDB_API_KEY or run `wandb login`; "
                          "or train with --wandb offline and upload later with `wandb sync`")
@@ -60,7 +61,8 @@ class WandbCallback(Callback):
     def after_epoch(self, learn):
         if self.run is None: return
         epoch = learn.epoch
-        if learn.improved: log_checkpoint(self.run, learn.run_dir / 'best.pt', learn.c.name, ['best', f'epoch-{epoch}'])
+        if learn.improved:
+            log_checkpoint(self.run, learn.run_dir / 'best.pt', learn.c.name, ['best', f'epoch-{epoch}'])
         self.run.log({k: v for k, v in learn.row.items() if v != ''}, step=epoch)
         if 'example' in learn.scores:
             table = wandb_prediction_table(*learn.scores['example'], case_id=learn.split['val'][0])
@@ -75,7 +77,9 @@ class WandbCallback(Callback):
 def _flat_columns(table: pd.DataFrame) -> pd.DataFrame:
     "A summary with one level of column names (`dice_mean`, ...), as W&B tables want."
     table = table.reset_index()
-    return table.set_axis(['_'.join(c).strip('_') if isinstance(c, tuple) else c for c in table.columns], axis=1)
+    return table.set_axis(
+        ['_'.join(c).strip('_') if isinstance(c, tuple) else c for c in table.columns], axis=1
+    )
 
 def log_evaluation(per_case: pd.DataFrame, cases: list, model=None, predictions=None, mode: str = 'offline',
                    out_dir='.', name: str = 'evaluation', examples: int = 2, **inference):

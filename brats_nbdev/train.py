@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 from .core import (AMP_MODES, atomic_path, autocast, cache_root, init_distributed, is_main_process,
                               mean_over_ranks, resolve_amp)
 from .data import REGIONS, find_cases, load_split, make_split, save_split
-from .model import (MODEL_DEFAULTS, VAE_LOSS_WEIGHT, build_model, check_input_size, read_checkpoint,
-                               save_checkpoint)
+from .model import (MODEL_DEFAULTS, VAE_LOSS_WEIGHT, build_model, check_input_size,
+                               read_checkpoint, save_checkpoint)
 from .synthetic import synthetic_data_dir
 from .transforms import CACHES, make_dataset, make_loader, train_transforms, val_transforms
 
@@ -38,12 +38,12 @@ __all__ = ['CPU_SYNTHETIC_PRESET', 'TRACKING_MODES', 'CONFIG_CHOICES', 'METRIC_C
 @dataclass
 class TrainConfig:
     "Every setting of a training run; defaults are the seed's recipe."
-    data_dir: str|None = None  # Data set folder (MSD or BraTS layout); without it, synthetic cases and the CPU preset
+    data_dir: str|None = None  # Data set folder (MSD or BraTS layout); without it, synthetic cases
     out_dir: str = 'runs'  # Folder of runs: each run is written to out_dir/name
     name: str = 'segresnet'  # Run name: the run's folder and its W&B run
     model: str = 'segresnet'  # Network to train
     init_filters: int|None = None  # Network width: filters of the first layer (default: the network's own)
-    roi: tuple = (224, 224, 144)  # Training patch size in voxels, X Y Z, each divisible by the network's divisor
+    roi: tuple = (224, 224, 144)  # Training patch size in voxels, X Y Z, divisible by the network's divisor
     pixdim: tuple = (1.0, 1.0, 1.0)  # Voxel spacing every case is resampled to, in mm, X Y Z
     batch_size: int = 1  # Patches per training step (per process)
     epochs: int = 50  # Number of epochs; the cosine learning-rate schedule spans them
@@ -104,14 +104,22 @@ def validate_config(c: TrainConfig) -> TrainConfig:
 def save_config(c: TrainConfig, path) -> Path:
     "Write the configuration as YAML, atomically."
     with atomic_path(path) as tmp:
-        tmp.write_text(yaml.safe_dump({k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(c).items()}, sort_keys=False))
+        tmp.write_text(
+            yaml.safe_dump(
+                {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(c).items()},
+                sort_keys=False,
+            )
+        )
     return Path(path)
 
 def read_config_file(path) -> dict:
     "The settings in a YAML file, checked against `TrainConfig`'s fields."
     settings = yaml.safe_load(Path(path).read_text()) or {}
     unknown = set(settings) - {f.name for f in fields(TrainConfig)}
-    if unknown: raise ValueError(f"{path}: unknown setting(s) {sorted(unknown)}; the settings are the fields of TrainConfig")
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown setting(s) {sorted(unknown)}; the settings are the fields of TrainConfig"
+        )
     return settings
 
 # %% ../nbs/05_train.ipynb #1fbd6b79
@@ -139,7 +147,9 @@ def segmentation_logits(output):
     return output[0] if isinstance(output, (tuple, list)) else output
 
 # %% ../nbs/05_train.ipynb #39ca9d08
-def train_step(model, batch, optimizer, loss_fn, scaler, device, amp: str, vae_weight: float = VAE_LOSS_WEIGHT) -> float:
+def train_step(
+    model, batch, optimizer, loss_fn, scaler, device, amp: str, vae_weight: float = VAE_LOSS_WEIGHT
+) -> float:
     "One optimisation step on a batch; returns the loss."
     x, y = batch['image'].to(device), batch['label'].to(device)
     optimizer.zero_grad(set_to_none=True)
@@ -153,24 +163,40 @@ def train_step(model, batch, optimizer, loss_fn, scaler, device, amp: str, vae_w
     return loss.item()
 
 # %% ../nbs/05_train.ipynb #0c13df7e
-def validate(model, loader, device, amp: str, roi, sw_batch_size: int = 1, overlap: float = 0.5, progress: bool = False,
-             keep_example: bool = False) -> dict:
-    "Dice per region (TC, WT, ET), their mean, the number of cases scored (over all processes); `example`: the first case."
+def validate(
+    model,
+    loader,
+    device,
+    amp: str,
+    roi,
+    sw_batch_size: int = 1,
+    overlap: float = 0.5,
+    progress: bool = False,
+    keep_example: bool = False,
+) -> dict:
+    "Dice per region (TC, WT, ET), their mean, and the cases scored (all processes); `example`: the first case."
     metric = DiceMetric(include_background=True, reduction='mean_batch', ignore_empty=False)
     model.eval()
     predictor = lambda x: segmentation_logits(model(x))
     example = None
     with torch.inference_mode(), autocast(device, amp):
         for batch in tqdm(loader, desc='validating', leave=False, disable=not progress):
-            logits = sliding_window_inference(batch['image'].to(device), roi, sw_batch_size, predictor, overlap=overlap)
+            logits = sliding_window_inference(
+                batch['image'].to(device), roi, sw_batch_size, predictor, overlap=overlap
+            )
             pred = logits.float().sigmoid() > 0.5
             metric(y_pred=pred, y=batch['label'].to(device).float())
-            if keep_example and example is None: example = (batch['image'][0].cpu(), batch['label'][0].cpu(), pred[0].cpu())
+            if keep_example and example is None:
+                example = (batch['image'][0].cpu(), batch['label'][0].cpu(), pred[0].cpu())
     per_region = metric.aggregate()
     n = metric.get_buffer().shape[0]
     metric.reset()
-    return {**{r: float(v) for r, v in zip(REGIONS, per_region)}, 'mean': float(per_region.mean()), 'cases': n,
-            **({'example': example} if example is not None else {})}
+    return {
+        **{r: float(v) for r, v in zip(REGIONS, per_region)},
+        'mean': float(per_region.mean()),
+        'cases': n,
+        **({'example': example} if example is not None else {}),
+    }
 
 # %% ../nbs/05_train.ipynb #581e257e
 def model_overrides(c: TrainConfig) -> dict:
@@ -179,7 +205,15 @@ def model_overrides(c: TrainConfig) -> dict:
             **({'input_image_size': list(c.roi)} if c.model == 'segresnet_vae' else {})}
 
 # %% ../nbs/05_train.ipynb #12eb36b1
-METRIC_COLUMNS = ['epoch', 'train_loss', 'lr', *[f'dice_{r}' for r in REGIONS], 'dice_mean', 'val_cases', 'seconds']
+METRIC_COLUMNS = [
+    'epoch',
+    'train_loss',
+    'lr',
+    *[f'dice_{r}' for r in REGIONS],
+    'dice_mean',
+    'val_cases',
+    'seconds',
+]
 
 def write_metrics(rows: list, path) -> Path:
     "Write the per-epoch metrics as CSV, atomically."
@@ -189,7 +223,11 @@ def write_metrics(rows: list, path) -> Path:
 
 def read_metrics(path) -> list:
     "The rows of a metrics CSV, numbers as floats (`nan` where an epoch was not validated)."
-    with open(path) as f: return [{k: float(v) if v not in ('', None) else math.nan for k, v in row.items()} for row in csv.DictReader(f)]
+    with open(path) as f:
+        return [
+            {k: float(v) if v not in ('', None) else math.nan for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
 
 # %% ../nbs/05_train.ipynb #4fb42a43
 class Callback:
@@ -198,7 +236,9 @@ class Callback:
     def before_fit(self, learn): "After setup, before the first epoch."
     def before_epoch(self, learn): "At the start of `learn.epoch`."
     def after_batch(self, learn): "After each training step; `learn.loss` is its loss."
-    def after_epoch(self, learn): "After validation and saving; `learn.row`, `learn.scores`, `learn.improved`."
+    def after_epoch(self, learn):
+        "After validation and saving; `learn.row`, `learn.scores`, `learn.improved`."
+
     def after_fit(self, learn): "After the last epoch; `learn.result` is what `fit` returns."
 
 # %% ../nbs/05_train.ipynb #5c2c5629
@@ -207,7 +247,8 @@ RUNTIME_FIELDS = ('epochs', 'progress', 'num_workers', 'threads', 'wandb', 'resu
 def _resumed_config(c: TrainConfig) -> tuple:
     "The configuration saved in the run's `last.pt` with `c`'s runtime settings, and that checkpoint."
     last = Path(c.out_dir) / c.name / 'last.pt'
-    if not last.is_file(): raise ValueError(f"{last}: no checkpoint to resume from; start the run without --resume")
+    if not last.is_file():
+        raise ValueError(f"{last}: no checkpoint to resume from; start the run without --resume")
     ckpt = read_checkpoint(last)
     saved = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in ckpt.train_config.items()})
     return dataclasses.replace(saved, **{k: getattr(c, k) for k in RUNTIME_FIELDS}), ckpt
@@ -220,7 +261,8 @@ class Learner:
         self.run_dir = Path(self.c.out_dir) / self.c.name
         self.device, self.rank, self.world = init_distributed()
         self.cbs = sorted(cbs, key=lambda cb: cb.order)
-        self.keep_example = False  # set by a callback that wants the first validation case (image, truth, prediction)
+        # set by a callback that wants the first validation case (image, truth, prediction)
+        self.keep_example = False
         self.show = self.c.progress and is_main_process()
 
     def __call__(self, event: str):
@@ -248,9 +290,13 @@ def setup(self: Learner):
     "Build the run's data, network, optimisation and validation loader; read back the state of a resumed run."
     c, ckpt = self.c, self.ckpt
     if not c.resume and (self.run_dir / 'last.pt').exists():
-        raise FileExistsError(f"{self.run_dir} already holds a run: resume it with --resume, or choose another --name")
+        raise FileExistsError(
+            f"{self.run_dir} already holds a run: resume it with --resume, or choose another --name"
+        )
     if c.threads: torch.set_num_threads(c.threads)
-    if is_main_process(): self.run_dir.mkdir(parents=True, exist_ok=True); save_config(c, self.run_dir / 'config.yaml')
+    if is_main_process():
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(c, self.run_dir / 'config.yaml')
     self.train_ds, self.val_ds, self.split = _datasets(c, self.run_dir)
     seed_epoch(c.seed, 0, c.deterministic)  # epoch 0: the initial weights
     self.model = build_model(c.model, **model_overrides(c)).to(self.device)
@@ -273,7 +319,9 @@ def _optimisation(self: Learner):
         for part, key in ((self.opt, 'optimizer'), (self.sched, 'scheduler'), (self.scaler, 'scaler')):
             part.load_state_dict(ckpt.extra[key])
     self.start, self.best = (ckpt.extra['epoch'] + 1, ckpt.extra['best_metric']) if ckpt else (1, -1.0)
-    self.rows = [r for r in read_metrics(self.run_dir / 'metrics.csv') if r['epoch'] < self.start] if ckpt else []
+    self.rows = (
+        [r for r in read_metrics(self.run_dir / 'metrics.csv') if r['epoch'] < self.start] if ckpt else []
+    )
     saved_id = (ckpt.extra.get('run_id') or ckpt.extra.get('wandb_id')) if ckpt else None
     self.run_id = saved_id or f"{c.name}-{int(time.time())}"
 
@@ -291,7 +339,9 @@ def train_epoch(self: Learner) -> float:
     losses, self.lr = [], self.sched.get_last_lr()[0]
     bar = tqdm(loader, desc=f'epoch {self.epoch}/{c.epochs}', leave=False, disable=not self.show)
     for batch in bar:
-        self.loss = train_step(self.net, batch, self.opt, self.loss_fn, self.scaler, self.device, self.amp, c.vae_weight)
+        self.loss = train_step(
+            self.net, batch, self.opt, self.loss_fn, self.scaler, self.device, self.amp, c.vae_weight
+        )
         losses.append(self.loss); bar.set_postfix(loss=f'{self.loss:.4f}')
         self('after_batch')
     self.sched.step()
@@ -301,10 +351,21 @@ def train_epoch(self: Learner) -> float:
 def save_training_checkpoint(learn: Learner, path) -> Path:
     "Save everything needed to continue `learn`'s run after its current epoch, atomically."
     c = learn.c
-    return save_checkpoint(learn.model, path, c.model, model_overrides(c), optimizer=learn.opt.state_dict(),
-                           scheduler=learn.sched.state_dict(), scaler=learn.scaler.state_dict(), epoch=learn.epoch,
-                           best_metric=learn.best, train_config=json.loads(json.dumps(dataclasses.asdict(c))),
-                           split=learn.split, run_id=learn.run_id, rng={'seed': c.seed, 'next_epoch': learn.epoch + 1})
+    return save_checkpoint(
+        learn.model,
+        path,
+        c.model,
+        model_overrides(c),
+        optimizer=learn.opt.state_dict(),
+        scheduler=learn.sched.state_dict(),
+        scaler=learn.scaler.state_dict(),
+        epoch=learn.epoch,
+        best_metric=learn.best,
+        train_config=json.loads(json.dumps(dataclasses.asdict(c))),
+        split=learn.split,
+        run_id=learn.run_id,
+        rng={'seed': c.seed, 'next_epoch': learn.epoch + 1},
+    )
 
 # %% ../nbs/05_train.ipynb #c3ce2a16
 @patch
@@ -332,13 +393,31 @@ def fit(self: Learner) -> dict:
         started = time.time(); self('before_epoch')
         self.train_loss = self.train_epoch()
         due = self.epoch % c.val_every == 0 or self.epoch == c.epochs
-        self.scores = validate(self.model, self.val_loader, self.device, self.amp, c.roi, c.sw_batch_size, c.overlap,
-                               keep_example=self.keep_example) if due else {}
+        self.scores = (
+            validate(
+                self.model,
+                self.val_loader,
+                self.device,
+                self.amp,
+                c.roi,
+                c.sw_batch_size,
+                c.overlap,
+                keep_example=self.keep_example,
+            )
+            if due
+            else {}
+        )
         self.end_epoch(started); self('after_epoch')
     scored = [r for r in self.rows if not math.isnan(r.get('dice_mean', math.nan))]
-    self.result = {'run_dir': self.run_dir, 'checkpoint': self.run_dir / 'best.pt', 'last': self.run_dir / 'last.pt',
-                   'metrics': self.run_dir / 'metrics.csv', 'best_dice': self.best, 'split': self.split,
-                   **({'best_row': max(scored, key=lambda r: r['dice_mean'])} if scored else {})}
+    self.result = {
+        'run_dir': self.run_dir,
+        'checkpoint': self.run_dir / 'best.pt',
+        'last': self.run_dir / 'last.pt',
+        'metrics': self.run_dir / 'metrics.csv',
+        'best_dice': self.best,
+        'split': self.split,
+        **({'best_row': max(scored, key=lambda r: r['dice_mean'])} if scored else {}),
+    }
     self('after_fit')
     return self.result
 
@@ -351,8 +430,12 @@ def train(c: TrainConfig, cbs=()) -> dict:
 def format_result(result: dict) -> str:
     "The printed summary of a run: Dice per region at the best epoch, and where the files are."
     row = result.get('best_row', {})
-    lines = [f"best validation Dice (epoch {int(row.get('epoch', 0))}, {int(row.get('val_cases', 0))} cases):",
-             '| TC | WT | ET | mean |', '|---|---|---|---|',
-             '| ' + ' | '.join(f"{row.get(f'dice_{k}', math.nan):.3f}" for k in [*REGIONS, 'mean']) + ' |', '']
+    lines = [
+        f"best validation Dice (epoch {int(row.get('epoch', 0))}, {int(row.get('val_cases', 0))} cases):",
+        '| TC | WT | ET | mean |',
+        '|---|---|---|---|',
+        '| ' + ' | '.join(f"{row.get(f'dice_{k}', math.nan):.3f}" for k in [*REGIONS, 'mean']) + ' |',
+        '',
+    ]
     keys = [k for k in ('checkpoint', 'last', 'metrics', 'curves', 'run_dir') if k in result]
     return '\n'.join(lines + [f"{k + ':':<11} {result[k]}" for k in keys])

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from monai.data import CacheDataset, DataLoader, Dataset, PersistentDataset
 from monai.data.utils import json_hashing
-from monai.transforms import (CastToTyped, Compose, Invertd, LoadImaged, MapTransform, NormalizeIntensityd, Orientationd,
-                              RandFlipd, RandScaleIntensityd, RandShiftIntensityd, RandSpatialCropd, Spacingd,
-                              SpatialPadd)
+from monai.transforms import (CastToTyped, Compose, Invertd, LoadImaged, MapTransform, NormalizeIntensityd,
+                              Orientationd, RandFlipd, RandScaleIntensityd, RandShiftIntensityd,
+                              RandSpatialCropd, Spacingd, SpatialPadd)
 
 from .data import MODALITIES, REGIONS, get_convention
 
@@ -27,7 +27,9 @@ def labels_to_regions(label, convention):
     c = get_convention(convention)
     if label.ndim == 4 and label.shape[0] == 1: label = label[0]
     if isinstance(label, torch.Tensor):
-        return torch.stack([torch.isin(label, torch.tensor(c.regions[r], dtype=label.dtype)) for r in REGIONS])
+        return torch.stack(
+            [torch.isin(label, torch.tensor(c.regions[r], dtype=label.dtype)) for r in REGIONS]
+        )
     return np.stack([np.isin(label, c.regions[r]) for r in REGIONS])
 
 # %% ../nbs/03_transforms.ipynb #e8ca53ea
@@ -54,7 +56,14 @@ def regions_to_labels(regions, convention, threshold: float = 0.5):
 # %% ../nbs/03_transforms.ipynb #bedd8ffa
 class LabelsToRegionsd(MapTransform):
     "Label map → TC, WT, ET channels, in each case's convention (`data[convention_key]`) or a fixed `convention`."
-    def __init__(self, keys='label', convention=None, convention_key: str = 'convention', allow_missing_keys: bool = False):
+
+    def __init__(
+        self,
+        keys='label',
+        convention=None,
+        convention_key: str = 'convention',
+        allow_missing_keys: bool = False,
+    ):
         super().__init__(keys, allow_missing_keys)
         self.convention, self.convention_key = convention, convention_key
 
@@ -89,24 +98,37 @@ def load_transforms(with_label: bool = True) -> list:
 def preprocess_transforms(with_label: bool = True, pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS') -> list:
     "The deterministic part: orientation, spacing (bilinear images, nearest regions), brain-wise normalisation."
     keys, modes = (['image', 'label'], ('bilinear', 'nearest')) if with_label else (['image'], ('bilinear',))
-    return [Orientationd(keys, axcodes=axcodes, labels=None),  # labels from the image's own space (MONAI's coming default)
+    # labels from the image's own space (MONAI's coming default)
+    return [Orientationd(keys, axcodes=axcodes, labels=None),
             Spacingd(keys, pixdim=pixdim, mode=modes),
             NormalizeIntensityd('image', nonzero=True, channel_wise=True),
-            *([CastToTyped('label', torch.uint8)] if with_label else [])]  # 0/1 regions: a quarter of float32's bytes
+            # 0/1 regions: a quarter of float32's bytes
+            *([CastToTyped('label', torch.uint8)] if with_label else [])]
 
 # %% ../nbs/03_transforms.ipynb #acce1598
 def augment_transforms(roi_size=(224, 224, 144), flip_prob: float = 0.5, scale: float = 0.1,
                        shift: float = 0.1) -> list:
     "The random part: a `roi_size` crop (padding smaller volumes), flips on each axis, intensity scale and shift."
     keys = ['image', 'label']
-    return [SpatialPadd(keys, spatial_size=roi_size), RandSpatialCropd(keys, roi_size=roi_size, random_size=False),
-            *[RandFlipd(keys, prob=flip_prob, spatial_axis=axis) for axis in range(3)],
-            RandScaleIntensityd('image', factors=scale, prob=1.0), RandShiftIntensityd('image', offsets=shift, prob=1.0)]
+    return [
+        SpatialPadd(keys, spatial_size=roi_size),
+        RandSpatialCropd(keys, roi_size=roi_size, random_size=False),
+        *[RandFlipd(keys, prob=flip_prob, spatial_axis=axis) for axis in range(3)],
+        RandScaleIntensityd('image', factors=scale, prob=1.0),
+        RandShiftIntensityd('image', offsets=shift, prob=1.0),
+    ]
 
 # %% ../nbs/03_transforms.ipynb #0457e957
-def train_transforms(roi_size=(224, 224, 144), pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS', **augment) -> Compose:
+def train_transforms(
+    roi_size=(224, 224, 144), pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS', **augment
+) -> Compose:
     "The seed's training pipeline: load, preprocess, augment."
-    return Compose(load_transforms() + preprocess_transforms(True, pixdim, axcodes) + augment_transforms(roi_size, **augment))
+    return Compose(
+        load_transforms()
+        + preprocess_transforms(True, pixdim, axcodes)
+        + augment_transforms(roi_size, **augment)
+    )
+
 
 def val_transforms(pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS') -> Compose:
     "Validation: load and preprocess the whole case, image and regions."
@@ -117,27 +139,48 @@ def infer_transforms(pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS') -> Compose:
     return Compose(load_transforms(False) + preprocess_transforms(False, pixdim, axcodes))
 
 # %% ../nbs/03_transforms.ipynb #92b63f7c
-def invert_transforms(preprocessing: Compose, keys='pred', orig_key: str = 'image', nearest: bool = True) -> Invertd:
+def invert_transforms(
+    preprocessing: Compose, keys='pred', orig_key: str = 'image', nearest: bool = True
+) -> Invertd:
     "Undo `preprocessing` on `keys` (a prediction) to the grid and orientation of the original `orig_key`."
     return Invertd(keys, transform=preprocessing, orig_keys=orig_key, nearest_interp=nearest)
 
 # %% ../nbs/03_transforms.ipynb #343dc172
 CACHES = ('none', 'memory', 'disk')
 
-def make_dataset(items: list, transform: Compose, cache: str = 'memory', cache_dir=None, cache_rate: float = 1.0,
-                 num_workers: int = 0, progress: bool = False) -> Dataset:
-    "A MONAI dataset over case `items` with the deterministic part of `transform` cached in memory, on disk, or not."
-    if cache == 'memory':  # copy_cache=False: the random transforms make new tensors, so the cache needs no defensive copy
-        return CacheDataset(items, transform, cache_rate=cache_rate, num_workers=num_workers or None, progress=progress, copy_cache=False)
+
+def make_dataset(
+    items: list,
+    transform: Compose,
+    cache: str = 'memory',
+    cache_dir=None,
+    cache_rate: float = 1.0,
+    num_workers: int = 0,
+    progress: bool = False,
+) -> Dataset:
+    "A MONAI dataset of `items`, the deterministic part of `transform` cached in memory, on disk, or not."
+    # copy_cache=False: the random transforms make new tensors, so the cache needs no defensive copy
+    if cache == 'memory':
+        return CacheDataset(
+            items,
+            transform,
+            cache_rate=cache_rate,
+            num_workers=num_workers or None,
+            progress=progress,
+            copy_cache=False,
+        )
     if cache == 'disk':
-        if cache_dir is None: raise ValueError("cache='disk' needs a cache_dir to keep the preprocessed cases in")
+        if cache_dir is None:
+            raise ValueError("cache='disk' needs a cache_dir to keep the preprocessed cases in")
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         return PersistentDataset(items, transform, cache_dir=cache_dir, hash_transform=json_hashing)
     if cache == 'none': return Dataset(items, transform)
     raise ValueError(f"Unknown cache {cache!r}: choose one of {', '.join(CACHES)}")
 
 # %% ../nbs/03_transforms.ipynb #8ba1ed24
-def make_loader(dataset: Dataset, batch_size: int = 1, shuffle: bool = False, num_workers: int = 0, **kwargs) -> DataLoader:
+def make_loader(
+    dataset: Dataset, batch_size: int = 1, shuffle: bool = False, num_workers: int = 0, **kwargs
+) -> DataLoader:
     "A MONAI `DataLoader`; with workers, they stay alive between epochs unless `persistent_workers=False`."
     kwargs.setdefault('persistent_workers', num_workers > 0)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, **kwargs)

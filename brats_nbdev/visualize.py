@@ -38,7 +38,8 @@ def largest_slice(regions, axis: int = 2) -> int:
 
 def view(volume, index: int, axis: int = 2) -> np.ndarray:
     "A 2D slice of a RAS volume oriented for display (anterior or superior up, patient's right on the left)."
-    return np.flipud(np.take(np.asarray(volume), index, axis=axis).T)[:, ::-1]  # rows: A or S up; columns: R on the left
+    # rows: A or S up; columns: R on the left
+    return np.flipud(np.take(np.asarray(volume), index, axis=axis).T)[:, ::-1]
 
 # %% ../nbs/09_visualize.ipynb #449754d7
 def window(volume) -> tuple:
@@ -71,10 +72,13 @@ def legend(fig, regions=('WT', 'TC', 'ET')):
 def region_figure(image, truth, pred=None, index: int|None = None, axis: int = 2, title: str = ''):
     "T1, then WT on FLAIR, TC on T2 and ET on T1Gd: ground truth (and prediction) at the largest tumour slice."
     image, index = np.asarray(image), largest_slice(truth, axis) if index is None else index
-    rows = [('ground truth', np.asarray(truth))] + ([('prediction', np.asarray(pred))] if pred is not None else [])
+    rows = [('ground truth', np.asarray(truth))] + (
+        [('prediction', np.asarray(pred))] if pred is not None else []
+    )
     fig, axes = plt.subplots(len(rows), 4, figsize=(13, 3.7 * len(rows)), squeeze=False)
     for (name, regions), row in zip(rows, axes):
-        row[0].imshow(grey(view(image[MODALITIES.index('T1')], index, axis)), cmap='gray'); row[0].set_title(f'T1 ({name})')
+        row[0].imshow(grey(view(image[MODALITIES.index('T1')], index, axis)), cmap='gray')
+        row[0].set_title(f'T1 ({name})')
         for ax, region in zip(row[1:], ('WT', 'TC', 'ET')):
             channel = MODALITIES.index(REGION_MODALITY[region])
             mask = view(regions[REGIONS.index(region)], index, axis)
@@ -100,7 +104,8 @@ def montage(image, regions, n: int = 8, axis: int = 2, modality: str = 'FLAIR', 
     for ax in axes.flat: ax.axis('off')
     for ax, i in zip(axes.flat, idx):
         masks = {r: view(regions[REGIONS.index(r)], i, axis) for r in ('WT', 'TC', 'ET')}
-        ax.imshow(overlay_rgb(view(volume, i, axis), masks, lo_hi=window(volume))); ax.set_title(f'slice {i}', fontsize=9)
+        ax.imshow(overlay_rgb(view(volume, i, axis), masks, lo_hi=window(volume)))
+        ax.set_title(f'slice {i}', fontsize=9)
     legend(fig); fig.suptitle(f'{modality}, axis {axis}'); fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
@@ -115,9 +120,13 @@ def write_gif(image, regions, path, axis: int = 2, modality: str = 'FLAIR', fps:
     lo_hi = window(volume)
     for i in list(idx)[::step]:
         masks = {r: view(regions[REGIONS.index(r)], i, axis) for r in ('WT', 'TC', 'ET')}
-        frames.append(Image.fromarray((overlay_rgb(view(volume, i, axis), masks, lo_hi=lo_hi) * 255).astype(np.uint8)))
+        frames.append(
+            Image.fromarray((overlay_rgb(view(volume, i, axis), masks, lo_hi=lo_hi) * 255).astype(np.uint8))
+        )
     with atomic_path(path) as tmp:
-        frames[0].save(tmp, format='GIF', save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0)
+        frames[0].save(
+            tmp, format='GIF', save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0
+        )
     return Path(path)
 
 # %% ../nbs/09_visualize.ipynb #a33f456b
@@ -126,7 +135,9 @@ def load_case_arrays(case, prediction=None, convention=None) -> tuple:
     affine = nib.load(next(iter(case.images.values()))).affine
     ras = lambda volume: reorient(volume, affine, 'RAS')[0]
     image = np.stack([ras(v) for v in case_image(case)])
-    regions = lambda f, conv: np.stack([ras(r) for r in labels_to_regions(np.asarray(nib.load(f).dataobj), conv)])
+    regions = lambda f, conv: np.stack(
+        [ras(r) for r in labels_to_regions(np.asarray(nib.load(f).dataobj), conv)]
+    )
     truth = regions(case.label, case.convention) if case.label else None
     pred = regions(prediction, convention or case.convention) if prediction else None
     return image, truth, pred
@@ -178,14 +189,24 @@ class CurvesCallback(Callback):
 def wandb_prediction_table(image, truth, pred, case_id: str = '', n_slices: int = 3):
     "A `wandb.Table` of axial slices: per channel and region, the image with ground-truth and predicted masks."
     import wandb
-    image, truth, pred = (np.asarray(a.detach().cpu() if torch.is_tensor(a) else a) for a in (image, truth, pred))
+    image, truth, pred = (
+        np.asarray(a.detach().cpu() if torch.is_tensor(a) else a) for a in (image, truth, pred)
+    )
     area = truth[1].sum((0, 1))
     slices = sorted(np.argsort(area)[::-1][:n_slices].tolist()) if area.any() else [truth.shape[-1] // 2]
     columns = [f'Image-Channel-{c}/{r}' for c in range(image.shape[0]) for r in REGIONS]
     table = wandb.Table(columns=['case', 'slice', *columns])
     for z in slices:
-        cells = [wandb.Image(image[c, :, :, z], masks={'ground_truth': {'mask_data': truth[i, :, :, z].astype(np.uint8), 'class_labels': {1: r}},
-                                                       'prediction': {'mask_data': pred[i, :, :, z].astype(np.uint8), 'class_labels': {1: r}}})
-                 for c in range(image.shape[0]) for i, r in enumerate(REGIONS)]
+        cells = [
+            wandb.Image(
+                image[c, :, :, z],
+                masks={
+                    'ground_truth': {'mask_data': truth[i, :, :, z].astype(np.uint8), 'class_labels': {1: r}},
+                    'prediction': {'mask_data': pred[i, :, :, z].astype(np.uint8), 'class_labels': {1: r}},
+                },
+            )
+            for c in range(image.shape[0])
+            for i, r in enumerate(REGIONS)
+        ]
         table.add_data(case_id, int(z), *cells)
     return table

@@ -9,6 +9,7 @@
    directives dropped), as they do for Quarto; a small step removes what only Quarto reads.
 3. Sphinx with myst-nb and the furo theme renders the pages; the navigation is the sidebar of _quarto.yml,
    so the Quarto site and this one list the same pages in the same order.
+   bench/RESULTS.md, which the notebooks link to for their figures, becomes a page of the site too.
 4. Every page's links and images are checked: a broken internal link or a missing image fails the build.
 """
 import argparse, os, re, shutil, subprocess, sys, time
@@ -66,6 +67,7 @@ def process(src: Path, dst: Path):
         directives = dict(re.findall(r'^#\|\s*([\w-]+):?\s*(.*)$', cell.source, flags=re.M))
         if directives.get('include', '').strip() == 'false' or 'hide' in directives: continue
         cell.source = re.sub(r'^#\|.*\n?', '', cell.source, flags=re.M)
+        if cell.cell_type == 'markdown': cell.source = cell.source.replace('](../bench/RESULTS.md)', '](RESULTS.md)')
         if directives.get('echo', '').strip() == 'false': cell.source = ''
         if directives.get('output', '').strip() == 'false': cell.outputs = []
         for key in [k for k in cell if k.endswith('_') or k == 'has_sd']: del cell[key]
@@ -81,7 +83,7 @@ def add_navigation(index: Path, pages: list):
     "A hidden toctree at the end of the home page: Sphinx's sidebar, from _quarto.yml's order."
     import json
     nb = json.loads(index.read_text())
-    entries = '\n'.join(Path(p).stem for p in pages if Path(p).stem != 'index')
+    entries = '\n'.join([*(Path(p).stem for p in pages if Path(p).stem != 'index'), 'RESULTS'])
     nb['cells'].append({'cell_type': 'markdown', 'metadata': {}, 'source': f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n\n{entries}\n```"})
     index.write_text(json.dumps(nb, indent=1))
 
@@ -111,6 +113,7 @@ def main():
         process(executed / page, source / page)
     add_navigation(source / 'index.ipynb', pages)
     if (NBS / 'images').is_dir(): shutil.copytree(NBS / 'images', source / 'images')
+    shutil.copy(ROOT / 'bench' / 'RESULTS.md', source / 'RESULTS.md')  # the figures the notebooks link to
     shutil.copy(ROOT / 'docs' / 'conf.py', source / 'conf.py')
     shutil.rmtree(SITE, ignore_errors=True)
     res = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-W', '--keep-going', str(source), str(SITE)])
