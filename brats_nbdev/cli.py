@@ -15,6 +15,7 @@ from fastcore.meta import delegates
 from .core import is_main_process, keep_freed_memory
 from .data import CONVENTIONS, LAYOUTS, check_dataset, find_cases, scan_inputs
 from .evaluate import cases_to_score, evaluate, write_evaluation
+from .metrics import DEFINITIONS
 from .model import CheckpointError, read_checkpoint
 from .predict import predict_cases
 from .synthetic import write_synthetic_dataset
@@ -157,38 +158,31 @@ def checkpoint_inference(ckpt, **options) -> dict:
 # %% ../nbs/12_cli.ipynb #0a6d14cb
 @command
 @delegates(inference_options)
-def brats_evaluate(
-    data_dir: str,  # Data set folder with labels (MSD or BraTS layout)
-    checkpoint: str = None,  # Model checkpoint (brats_train's best.pt, or a state_dict)
-    predictions: str = None,  # Folder of <case id>.nii.gz label maps to score instead of a model
-    split: str = 'val',  # Cases to score: the validation cases of the checkpoint's run, or all
-    output: str = None,  # Output folder (default: evaluation/ beside the checkpoint or the predictions)
-    convention: str = None,  # Label convention of the predictions (default: each case's own)
-    no_lesion_wise: bool = False,  # Skip the BraTS 2023 lesion-wise scores
-    wandb: str = 'disabled',  # Log the tables to W&B
-    **kwargs,
-):
+def brats_evaluate(data_dir:str, # Data set folder with labels (MSD or BraTS layout)
+                   checkpoint:str=None, # Model checkpoint (brats_train's best.pt, or a state_dict)
+                   predictions:str=None, # Folder of <case id>.nii.gz label maps to score instead of a model
+                   split:str='val', # Cases to score: the validation cases of the checkpoint's run, or all
+                   output:str=None, # Output folder (default: evaluation/ beside the checkpoint or predictions)
+                   convention:str=None, # Label convention of the predictions (default: each case's own)
+                   metrics:str='brats2021,brats2023', # Metric definitions to report, comma-separated (07_metrics)
+                   no_lesion_wise:bool=False, # Skip the BraTS 2023 lesion-wise scores
+                   wandb:str='disabled', # Log the tables to W&B
+                   **kwargs):
     "Score a model or a folder of predictions on a data set with BraTS's metrics; exit status 1 if a case failed."
-    if (checkpoint is None) == (predictions is None):
-        sys.exit("brats_evaluate: give --checkpoint or --predictions")
+    if (checkpoint is None) == (predictions is None): sys.exit("brats_evaluate: give --checkpoint or --predictions")
+    definitions = tuple(m.strip() for m in metrics.split(',') if m.strip())
+    if not definitions or set(definitions) - set(DEFINITIONS):
+        sys.exit(f"brats_evaluate: --metrics {metrics}: give one or more of {', '.join(DEFINITIONS)}, comma-separated")
     keep_freed_memory()
     try:
         ckpt = read_checkpoint(checkpoint) if checkpoint else None
         cases, model = cases_to_score(find_cases(data_dir), ckpt, split), ckpt.network() if ckpt else None
-    except ValueError as e:
-        sys.exit(f"brats_evaluate: {e}")
+    except ValueError as e: sys.exit(f"brats_evaluate: {e}")
     inference = checkpoint_inference(ckpt, **kwargs) if ckpt else {}
-    per_case, failures = evaluate(cases, model, predictions, convention, not no_lesion_wise, **inference)
-    if len(per_case):
-        _report(
-            per_case,
-            cases,
-            model,
-            predictions,
-            output or Path(checkpoint or predictions).parent / 'evaluation',
-            wandb,
-            inference,
-        )
+    per_case, failures = evaluate(cases, model, predictions, convention, not no_lesion_wise, definitions=definitions,
+                                  **inference)
+    out = output or Path(checkpoint or predictions).parent / 'evaluation'
+    if len(per_case): _report(per_case, cases, model, predictions, out, wandb, inference)
     for case, error in failures: print(f"FAILED {case}: {error}")
     if failures or not len(per_case): sys.exit(1)
 

@@ -19,9 +19,10 @@ from .core import save_json
 # %% auto #0
 __all__ = ['MODALITIES', 'REGIONS', 'MSD_TASK01_LABELS', 'MSD_TASK01_MODALITIES', 'MSD', 'BRATS2021', 'BRATS2023', 'CONVENTIONS',
            'LAYOUTS', 'BRATS_SUFFIXES', 'canonical_modality', 'LabelConvention', 'convention_from_label_names',
-           'get_convention', 'Case', 'case_image', 'Problem', 'DataError', 'detect_layout', 'scan_cases', 'find_cases',
-           'image_case', 'scan_inputs', 'check_case', 'DatasetReport', 'check_dataset', 'reorient', 'split_cases',
-           'kfold_splits', 'save_split', 'load_split', 'make_split', 'download_task01']
+           'get_convention', 'Case', 'case_image', 'Problem', 'DataError', 'detect_layout',
+           'convention_from_nnunet_labels', 'scan_cases', 'find_cases', 'image_case', 'scan_inputs', 'check_case',
+           'DatasetReport', 'check_dataset', 'reorient', 'split_cases', 'kfold_splits', 'save_split', 'load_split',
+           'make_split', 'download_task01']
 
 # %% ../nbs/01_data.ipynb #c3021602
 MODALITIES = ('FLAIR', 'T1', 'T1Gd', 'T2')
@@ -165,41 +166,57 @@ class DataError(ValueError):
         )
 
 # %% ../nbs/01_data.ipynb #25bba880
-LAYOUTS = ('msd', 'brats2021', 'brats2023')
-BRATS_SUFFIXES = {
-    'brats2021': {'FLAIR': '_flair', 'T1': '_t1', 'T1Gd': '_t1ce', 'T2': '_t2', 'label': '_seg'},
-    'brats2023': {'FLAIR': '-t2f', 'T1': '-t1n', 'T1Gd': '-t1c', 'T2': '-t2w', 'label': '-seg'},
-}
+LAYOUTS = ('msd', 'brats2021', 'brats2023', 'nnunet')
+BRATS_SUFFIXES = {'brats2021': {'FLAIR': '_flair', 'T1': '_t1', 'T1Gd': '_t1ce', 'T2': '_t2', 'label': '_seg'},
+                  'brats2023': {'FLAIR': '-t2f', 'T1': '-t1n', 'T1Gd': '-t1c', 'T2': '-t2w', 'label': '-seg'}}
 _BRATS_FILE = {layout: re.compile(r'^(?P<prefix>.+?)(?P<suffix>' + '|'.join(map(re.escape, sfx.values())) +
-                                  r')\.nii(\.gz)?$') for layout, sfx in BRATS_SUFFIXES.items()}
+                                  r')\.nii(\.gz)?$', re.IGNORECASE) for layout, sfx in BRATS_SUFFIXES.items()}
 
 # %% ../nbs/01_data.ipynb #0ff25f45
-def _nifti_stem(p: Path) -> str: return re.sub(r'\.nii(\.gz)?$', '', p.name)
-
+def _nifti_stem(p: Path) -> str: return re.sub(r'\.nii(\.gz)?$', '', p.name, flags=re.IGNORECASE)
 
 def _is_nifti(p: Path) -> bool:
-    return p.is_file() and bool(re.search(r'\.nii(\.gz)?$', p.name)) and not p.name.startswith('.')
+    return p.is_file() and bool(re.search(r'\.nii(\.gz)?$', p.name, re.IGNORECASE)) and not p.name.startswith('.')
 
-# %% ../nbs/01_data.ipynb #126309ff
-def detect_layout(root) -> str:
-    "Which of `LAYOUTS` the folder `root` holds."
+# %% ../nbs/01_data.ipynb #873978ff
+def _walk_nifti(root: Path) -> tuple[list, list]:
+    "Every NIfTI file under `root`, sorted, following linked folders once each; and the problems of links."
+    files, problems, seen = [], [], {os.path.realpath(root)}
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        here, keep = os.path.realpath(folder), []
+        for d in sorted(dirs):
+            link, target = Path(folder) / d, os.path.realpath(Path(folder) / d)
+            if here == target or here.startswith(target + os.sep):
+                problems.append(Problem(link, f"link cycle: it points back to {target}, a folder above it; remove the link"))
+            elif target in seen:
+                problems.append(Problem(link, f"links to {target}, which is already in the data set; remove one of them"))
+            else: keep.append(d); seen.add(target)
+        dirs[:] = keep
+        for name in sorted(names):
+            f = Path(folder) / name
+            if f.is_symlink() and not f.exists():
+                problems.append(Problem(f, f"a link to {os.readlink(f)}, which does not exist; fix or remove the link"))
+            elif _is_nifti(f): files.append(f)
+    return files, problems
+
+# %% ../nbs/01_data.ipynb #6fb26172
+def _json_layout(meta_file: Path) -> str:
+    "`nnunet` for nnU-Net's `dataset.json` (it has `channel_names`), else `msd`."
+    try: return 'nnunet' if 'channel_names' in json.loads(meta_file.read_text()) else 'msd'
+    except (json.JSONDecodeError, UnicodeDecodeError): return 'msd'  # reported when its cases are read
+
+def detect_layout(root, files: list|None = None) -> str:
+    "Which of `LAYOUTS` the folder `root` holds (`files`: its NIfTI files, if already listed)."
     root = Path(root)
     if not root.is_dir(): raise DataError([Problem(root, "no such folder: give the data set's folder")])
-    if (root / 'dataset.json').is_file(): return 'msd'
-    names = [p.name for p in root.rglob('*.nii*') if _is_nifti(p)]
+    if (root / 'dataset.json').is_file(): return _json_layout(root / 'dataset.json')
+    names = [f.name for f in (files if files is not None else _walk_nifti(root)[0])]
     found = [l for l in ('brats2021', 'brats2023') if any(_BRATS_FILE[l].match(n) for n in names)]
     if len(found) == 1: return found[0]
     if not found:
-        raise DataError(
-            [
-                Problem(
-                    root,
-                    "no cases found: expected dataset.json (MSD Task01), case folders with "
-                    "*_flair/_t1/_t1ce/_t2[/_seg].nii.gz (BraTS 2018-2021) or "
-                    "*-t2f/-t1n/-t1c/-t2w[-seg].nii.gz (BraTS 2023)",
-                )
-            ]
-        )
+        raise DataError([Problem(root, "no cases found: expected dataset.json (MSD Task01 or nnU-Net), case folders "
+                                       "with *_flair/_t1/_t1ce/_t2[/_seg].nii.gz (BraTS 2018-2021) or "
+                                       "*-t2f/-t1n/-t1c/-t2w[-seg].nii.gz (BraTS 2023)")])
     raise DataError([Problem(root, "mixes BraTS 2018-2021 (_flair) and BraTS 2023 (-t2f) file names: "
                                    "keep one layout per folder")])
 
@@ -229,43 +246,76 @@ def _msd_cases(root: Path, section: str) -> tuple[list, list]:
     return cases, problems
 
 # %% ../nbs/01_data.ipynb #66612329
-def _brats_cases(root: Path, layout: str) -> tuple[list, list]:
-    suffixes, pattern = BRATS_SUFFIXES[layout], _BRATS_FILE[layout]
-    groups = {}
-    for f in sorted(p for p in root.rglob('*.nii*') if _is_nifti(p)):
-        m = pattern.match(f.name)
-        if m: groups.setdefault((f.parent, m['prefix']), {})[m['suffix']] = f
+def _brats_cases(files: list, layout: str) -> tuple[list, list]:
+    "The cases of a BraTS layout among `files`, grouped by folder and name prefix, in any letter case."
+    suffixes, pattern, groups = BRATS_SUFFIXES[layout], _BRATS_FILE[layout], {}
+    for f in files:
+        if m := pattern.match(f.name): groups.setdefault((f.parent, m['prefix']), {})[m['suffix'].lower()] = f
     cases, problems = [], []
-    for (folder, prefix), files in groups.items():
-        missing = [m for m in MODALITIES if suffixes[m] not in files]
-        for m in missing:
-            problems.append(
-                Problem(
-                    folder / f"{prefix}{suffixes[m]}.nii.gz",
-                    f"missing {m} of case {prefix}: add the file, or move the case out of the data set",
-                )
-            )
-        if not missing:
-            cases.append(
-                Case(
-                    prefix,
-                    {m: files[suffixes[m]] for m in MODALITIES},
-                    files.get(suffixes['label']),
-                    get_convention(layout),
-                    layout,
-                )
-            )
+    for (folder, prefix), found in groups.items():
+        missing = [m for m in MODALITIES if suffixes[m] not in found]
+        problems += [Problem(folder / f"{prefix}{suffixes[m]}.nii.gz", f"missing {m} of case {prefix}: add the file, "
+                             "or move the case out of the data set") for m in missing]
+        if not missing: cases.append(Case(prefix, {m: found[suffixes[m]] for m in MODALITIES},
+                                          found.get(suffixes['label']), get_convention(layout), layout))
+    return cases, problems
+
+# %% ../nbs/01_data.ipynb #f09203b8
+def _nnunet_region(name: str) -> str|None:
+    "Which region (WT, TC, ET) or `background` an nnU-Net region label names."
+    t = re.sub(r'[\s_\-]+', ' ', name.lower())
+    if 'background' in t: return 'background'
+    if 'whole' in t: return 'WT'
+    if 'core' in t: return 'TC'
+    if 'enhanc' in t and 'non' not in t: return 'ET'
+    raise ValueError(f"region label {name!r} is not whole tumour, tumour core or enhancing tumour")
+
+def convention_from_nnunet_labels(labels: dict, name: str = 'nnunet') -> LabelConvention:
+    "A `LabelConvention` from nnU-Net's `labels`: `{name: value}`, or region-based `{name: [values]}`."
+    if all(isinstance(v, int) for v in labels.values()):
+        return convention_from_label_names({str(v): k for k, v in labels.items()}, name)
+    regions = {_nnunet_region(k): set([v] if isinstance(v, int) else v) for k, v in labels.items()}
+    if not {'WT', 'TC', 'ET'} <= set(regions): raise ValueError(f"{labels}: needs whole tumour, tumour core and enhancing")
+    parts = {'enhancing': regions['ET'], 'core': regions['TC'] - regions['ET'], 'edema': regions['WT'] - regions['TC']}
+    if any(len(v) != 1 for v in parts.values()): raise ValueError(f"{labels}: regions are not nested one label apart")
+    return LabelConvention(name, **{k: v.pop() for k, v in parts.items()})
+
+# %% ../nbs/01_data.ipynb #f45c0c1b
+def _nnunet_cases(root: Path, section: str) -> tuple[list, list]:
+    "The cases of an nnU-Net raw data set: `imagesTr` with `labelsTr`, and `imagesTs`."
+    meta_file = root / 'dataset.json'
+    meta = json.loads(meta_file.read_text())
+    try:
+        convention = convention_from_nnunet_labels(meta['labels'])
+        channels = {canonical_modality(v): int(k) for k, v in meta['channel_names'].items()}
+        assert set(channels) == set(MODALITIES), f"channels {sorted(channels)} are not FLAIR, T1, T1Gd, T2"
+    except (KeyError, ValueError, AssertionError, TypeError) as e:
+        return [], [Problem(meta_file, f"unusable 'labels' or 'channel_names' entry ({e}): fix dataset.json")]
+    ending, cases, problems = meta.get('file_ending', '.nii.gz'), [], []
+    parts = [('imagesTr', 'labelsTr')] * (section in ('training', 'all')) + [('imagesTs', None)] * (section in ('test', 'all'))
+    for images, labels in parts:
+        channel_file = re.compile(r'^(?P<case>.+)_\d{4}' + re.escape(ending) + '$')
+        ids = sorted({m['case'] for f in sorted((root / images).glob('*')) if (m := channel_file.match(f.name))})
+        for cid in ids:
+            files = {m: root / images / f'{cid}_{channels[m]:04d}{ending}' for m in MODALITIES}
+            label = root / labels / f'{cid}{ending}' if labels else None
+            gone = [(f, f"missing {m} (channel {channels[m]:04d}) of case {cid}") for m, f in files.items() if not f.is_file()]
+            gone += [(label, f"missing the label of training case {cid}")] if label and not label.is_file() else []
+            problems += [Problem(f, f"{why}: add the file, or move the case out of the data set") for f, why in gone]
+            if not gone: cases.append(Case(cid, files, label, convention, 'nnunet'))
     return cases, problems
 
 # %% ../nbs/01_data.ipynb #88cec4e1
 def scan_cases(root, section: str = 'training') -> tuple[list, list]:
-    "All cases under `root` and all problems met finding them (`section`: MSD's training, test or all)."
-    root = Path(root)
-    try: layout = detect_layout(root)
-    except DataError as e: return [], e.problems
-    cases, problems = _msd_cases(root, section) if layout == 'msd' else _brats_cases(root, layout)
-    if not cases and not problems:
-        problems = [Problem(root, f"no {section} cases listed in this {layout} data set")]
+    "All cases under `root` and all problems met finding them (`section`: training, test or all)."
+    root, files, problems = Path(root), [], []
+    if root.is_dir() and not (root / 'dataset.json').is_file(): files, problems = _walk_nifti(root)
+    try: layout = detect_layout(root, files)
+    except DataError as e: return [], problems + e.problems
+    read = {'msd': _msd_cases, 'nnunet': _nnunet_cases}
+    cases, found = read[layout](root, section) if layout in read else _brats_cases(files, layout)
+    problems += found
+    if not cases and not problems: problems = [Problem(root, f"no {section} cases listed in this {layout} data set")]
     return sorted(cases, key=lambda c: c.id), problems
 
 # %% ../nbs/01_data.ipynb #be52a637

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .core import atomic_path
 from .data import REGIONS, get_convention
 from .inference import predict_case
-from .metrics import METRICS, case_metrics
+from .metrics import COLUMN_DEFINITION, DEFINITIONS, METRICS, case_metrics
 
 # %% auto #0
 __all__ = ['case_prediction', 'evaluate', 'summarize', 'results_table', 'cases_to_score', 'write_evaluation']
@@ -37,7 +37,7 @@ def case_prediction(case, model=None, predictions=None, convention=None, **infer
 
 # %% ../nbs/08_evaluate.ipynb #37a1ac21
 def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_wise: bool = True,
-             progress: bool = True, **inference) -> tuple[pd.DataFrame, list]:
+             progress: bool = True, definitions=('brats2021', 'brats2023'), **inference) -> tuple[pd.DataFrame, list]:
     "Per-case, per-region metrics for `cases` (with labels), and the `(case id, error)` of the cases that failed."
     rows, failures = [], []
     for case in tqdm(cases, desc='evaluating', disable=not progress):
@@ -45,7 +45,7 @@ def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_
             labels, conv = case_prediction(case, model, predictions, convention, **inference)
             truth = nib.load(case.label)
             rows += case_metrics(labels, np.asarray(truth.dataobj), conv, case.convention,
-                                 truth.header.get_zooms()[:3], lesion_wise, case.id)
+                                 truth.header.get_zooms()[:3], lesion_wise, case.id, definitions)
         except (ValueError, FileNotFoundError, OSError) as e:
             failures.append((case.id, str(e)))
     return pd.DataFrame(rows), failures
@@ -68,7 +68,7 @@ def results_table(summary: pd.DataFrame) -> str:
         std = lambda r: summary.loc[r, (m, 'std')]
         spread = lambda r: '' if math.isnan(std(r)) else f" ± {fmt.format(std(r))}"  # one case: no std
         cells = [fmt.format(summary.loc[r, (m, 'mean')]) + spread(r) for r in [*REGIONS, 'mean']]
-        lines.append(f"| {m} | " + ' | '.join(cells) + ' |')
+        lines.append(f"| {m} ({COLUMN_DEFINITION.get(m, '')}) | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 # %% ../nbs/08_evaluate.ipynb #c6785a89
@@ -91,6 +91,7 @@ def write_evaluation(per_case: pd.DataFrame, out_dir) -> dict:
     }
     with atomic_path(paths['per_case']) as tmp: per_case.to_csv(tmp, index=False)
     with atomic_path(paths['summary']) as tmp: summary.to_csv(tmp)
-    table = results_table(summary)
+    used = sorted({COLUMN_DEFINITION[c] for c in per_case.columns if c in COLUMN_DEFINITION} - {'both'})
+    table = results_table(summary) + '\n\n' + '\n'.join(f"- {d}: {DEFINITIONS[d]}" for d in used)
     with atomic_path(paths['table']) as tmp: tmp.write_text(table + '\n')
     return {**paths, 'text': table}

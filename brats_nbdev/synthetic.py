@@ -121,27 +121,22 @@ GEOMETRIES = (('RAS', 1.0), ('LPS', 1.0), ('RAS', (1.2, 1.2, 1.5)), ('LPS', (1.2
 
 # %% ../nbs/02_synthetic.ipynb #70b4578b
 def _case_name(layout: str, i: int) -> str:
-    return {
-        'msd': f'BRATS_{i + 1:03d}',
-        'brats2021': f'BraTS2021_{i:05d}',
-        'brats2023': f'BraTS-GLI-{i:05d}-000',
-    }[layout]
+    return {'msd': f'BRATS_{i + 1:03d}', 'nnunet': f'BRATS_{i + 1:03d}', 'brats2021': f'BraTS2021_{i:05d}',
+            'brats2023': f'BraTS-GLI-{i:05d}-000'}[layout]
 
-
-def _write_case(
-    out: Path, layout: str, name: str, image: np.ndarray, labels: np.ndarray, affine: np.ndarray, split='Tr'
-):
-    if layout == 'msd':
-        save_nifti(
-            nib.Nifti1Image(np.moveaxis(image, 0, -1), affine), out / f'images{split}' / f'{name}.nii.gz'
-        )
+def _write_case(out: Path, layout: str, name: str, image: np.ndarray, labels: np.ndarray, affine: np.ndarray,
+                split='Tr'):
+    "One case's files: a 4D image (MSD), a file per channel (nnU-Net) or per modality (BraTS), and its labels."
+    if layout == 'msd': save_nifti(nib.Nifti1Image(np.moveaxis(image, 0, -1), affine), out / f'images{split}' / f'{name}.nii.gz')
+    if layout == 'nnunet':
+        for k, volume in enumerate(image):
+            save_nifti(nib.Nifti1Image(volume, affine), out / f'images{split}' / f'{name}_{k:04d}.nii.gz')
+    if layout in ('msd', 'nnunet'):
         if split == 'Tr': save_nifti(nib.Nifti1Image(labels, affine), out / 'labelsTr' / f'{name}.nii.gz')
         return
     sfx = BRATS_SUFFIXES[layout]
     for m, volume in zip(MODALITIES, image):
-        save_nifti(
-            nib.Nifti1Image(np.round(volume).astype(np.int16), affine), out / name / f'{name}{sfx[m]}.nii.gz'
-        )
+        save_nifti(nib.Nifti1Image(np.round(volume).astype(np.int16), affine), out / name / f'{name}{sfx[m]}.nii.gz')
     save_nifti(nib.Nifti1Image(labels, affine), out / name / f"{name}{sfx['label']}.nii.gz")
 
 # %% ../nbs/02_synthetic.ipynb #4513c444
@@ -160,23 +155,31 @@ def _msd_dataset_json(names: list, test_names: list) -> dict:
         'test': [f'./imagesTs/{n}.nii.gz' for n in test_names],
     }
 
+def _nnunet_dataset_json(names: list) -> dict:
+    "nnU-Net v2's `dataset.json`: channels in FLAIR, T1, T1Gd, T2 order, MSD's labels as `{name: value}`."
+    return {'name': 'BrainTumour', 'description': 'Synthetic brain-tumour phantoms in nnU-Net v2 raw format (brats_nbdev)',
+            'channel_names': dict(enumerate(MODALITIES)), 'labels': {v: int(k) for k, v in MSD_TASK01_LABELS.items()},
+            'numTraining': len(names), 'file_ending': '.nii.gz'}
+
 # %% ../nbs/02_synthetic.ipynb #02610bb8
 def write_synthetic_dataset(out, cases: int = 8, shape=(96, 96, 64), layout: str = 'msd', seed: int = 0,
                             vary_geometry: bool = True, test_cases: int = 0, progress: bool = True) -> Path:
-    "Write `cases` cases (+ `test_cases` unlabelled, MSD only) into `out` in `layout`; same seed, same bytes."
+    "Write `cases` cases (+ `test_cases` unlabelled, MSD and nnU-Net) into `out` in `layout`; same seed, same bytes."
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
-    if test_cases and layout != 'msd': raise ValueError("test_cases are written for the MSD layout only")
+    if test_cases and layout not in ('msd', 'nnunet'):
+        raise ValueError("test_cases are written for the MSD and nnU-Net layouts only")
     out, names = Path(out), [_case_name(layout, i) for i in range(cases + test_cases)]
     for i, name in enumerate(tqdm(names, desc=f'writing {layout} cases', disable=not progress, leave=False)):
         axcodes, spacing = GEOMETRIES[i % len(GEOMETRIES)] if vary_geometry else ('RAS', 1.0)
         case = synthetic_case(shape, seed=[seed, i], spacing=spacing)
         image, affine = reorient(np.moveaxis(case['image'], 0, -1), case['affine'], axcodes)
         labels, _ = reorient(
-            roles_to_labels(case['roles'], 'msd' if layout == 'msd' else layout), case['affine'], axcodes
+            roles_to_labels(case['roles'], 'msd' if layout in ('msd', 'nnunet') else layout), case['affine'], axcodes
         )
         _write_case(out, layout, name, np.moveaxis(image, -1, 0), labels, affine, 'Tr' if i < cases else 'Ts')
     if layout == 'msd': save_json(_msd_dataset_json(names[:cases], names[cases:]), out / 'dataset.json')
+    if layout == 'nnunet': save_json(_nnunet_dataset_json(names[:cases]), out / 'dataset.json')
     return out
 
 # %% ../nbs/02_synthetic.ipynb #71232f7e
