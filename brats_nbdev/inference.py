@@ -64,7 +64,7 @@ def predict_probabilities(
     divisor: int = 8,
 ) -> tuple:
     "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...), and with `tta` their std over the flips."
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device  # an exported network (12_export) has none: CPU
     amp = resolve_amp(amp, device)
     spatial, window = brain_window(image, roi, divisor) if crop_to_brain else ((slice(None),) * 3, tuple(roi))
     box = (slice(None), slice(None), *spatial)
