@@ -22,26 +22,10 @@ __all__ = ['MODEL_DEFAULTS', 'MODEL_CLASSES', 'VAE_LOSS_WEIGHT', 'CHECKPOINT_FOR
            'CheckpointError', 'Checkpoint', 'read_checkpoint', 'load_model']
 
 # %% ../nbs/04_model.ipynb #5fc517c5
-MODEL_DEFAULTS = {
-    'segresnet': dict(
-        in_channels=4,
-        out_channels=3,
-        init_filters=16,
-        blocks_down=[1, 2, 2, 4],
-        blocks_up=[1, 1, 1],
-        dropout_prob=0.2,
-    ),
-    'segresnet_vae': dict(
-        in_channels=4,
-        out_channels=3,
-        init_filters=16,
-        blocks_down=[1, 2, 2, 4],
-        blocks_up=[1, 1, 1],
-        dropout_prob=0.2,
-        input_image_size=[224, 224, 144],
-    ),
-    'swinunetr': dict(in_channels=4, out_channels=3, feature_size=48, use_checkpoint=False),
-}
+_SEGRESNET = dict(in_channels=4, out_channels=3, init_filters=16, blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1],
+                  dropout_prob=0.2)
+MODEL_DEFAULTS = {'segresnet': _SEGRESNET, 'segresnet_vae': {**_SEGRESNET, 'input_image_size': [224, 224, 144]},
+                  'swinunetr': dict(in_channels=4, out_channels=3, feature_size=48, use_checkpoint=False)}
 MODEL_CLASSES = {'segresnet': SegResNet, 'segresnet_vae': SegResNetVAE, 'swinunetr': SwinUNETR}
 # Myronenko 2018: L = L_dice + 0.1 L_L2 + 0.1 L_KL; MONAI's SegResNetVAE returns L_L2 + L_KL
 VAE_LOSS_WEIGHT = 0.1
