@@ -202,7 +202,8 @@ def _model_and_options(path, **options) -> tuple:
     "The network in `path` (a checkpoint, or an export with its JSON) and the inference options it implies."
     if is_export(path):
         model = ExportedNetwork(path)
-        return model, {**inference_options(**options), 'pixdim': tuple(model.meta['pixdim']), 'divisor': model.meta['divisor']}
+        return model, {**inference_options(**options), 'pixdim': tuple(model.meta['pixdim']),
+                       'divisor': model.meta['divisor']}
     ckpt = read_checkpoint(path)
     return ckpt.network(), checkpoint_inference(ckpt, **options)
 

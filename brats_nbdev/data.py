@@ -167,8 +167,10 @@ class DataError(ValueError):
 
 # %% ../nbs/01_data.ipynb #25bba880
 LAYOUTS = ('msd', 'brats2021', 'brats2023', 'nnunet')
-BRATS_SUFFIXES = {'brats2021': {'FLAIR': '_flair', 'T1': '_t1', 'T1Gd': '_t1ce', 'T2': '_t2', 'label': '_seg'},
-                  'brats2023': {'FLAIR': '-t2f', 'T1': '-t1n', 'T1Gd': '-t1c', 'T2': '-t2w', 'label': '-seg'}}
+BRATS_SUFFIXES = {
+    'brats2021': {'FLAIR': '_flair', 'T1': '_t1', 'T1Gd': '_t1ce', 'T2': '_t2', 'label': '_seg'},
+    'brats2023': {'FLAIR': '-t2f', 'T1': '-t1n', 'T1Gd': '-t1c', 'T2': '-t2w', 'label': '-seg'},
+}
 _BRATS_FILE = {layout: re.compile(r'^(?P<prefix>.+?)(?P<suffix>' + '|'.join(map(re.escape, sfx.values())) +
                                   r')\.nii(\.gz)?$', re.IGNORECASE) for layout, sfx in BRATS_SUFFIXES.items()}
 
@@ -176,7 +178,11 @@ _BRATS_FILE = {layout: re.compile(r'^(?P<prefix>.+?)(?P<suffix>' + '|'.join(map(
 def _nifti_stem(p: Path) -> str: return re.sub(r'\.nii(\.gz)?$', '', p.name, flags=re.IGNORECASE)
 
 def _is_nifti(p: Path) -> bool:
-    return p.is_file() and bool(re.search(r'\.nii(\.gz)?$', p.name, re.IGNORECASE)) and not p.name.startswith('.')
+    return (
+        p.is_file()
+        and bool(re.search(r'\.nii(\.gz)?$', p.name, re.IGNORECASE))
+        and not p.name.startswith('.')
+    )
 
 # %% ../nbs/01_data.ipynb #873978ff
 def _walk_nifti(root: Path) -> tuple[list, list]:
@@ -187,16 +193,27 @@ def _walk_nifti(root: Path) -> tuple[list, list]:
         for d in sorted(dirs):
             link, target = Path(folder) / d, os.path.realpath(Path(folder) / d)
             if here == target or here.startswith(target + os.sep):
-                problems.append(Problem(link, f"link cycle: it points back to {target}, a folder above it; remove the link"))
+                problems.append(
+                    Problem(
+                        link, f"link cycle: it points back to {target}, a folder above it; remove the link"
+                    )
+                )
             elif target in seen:
-                problems.append(Problem(link, f"links to {target}, which is already in the data set; remove one of them"))
-            else: keep.append(d); seen.add(target)
+                problems.append(
+                    Problem(link, f"links to {target}, which is already in the data set; remove one of them")
+                )
+            else:
+                keep.append(d)
+                seen.add(target)
         dirs[:] = keep
         for name in sorted(names):
             f = Path(folder) / name
             if f.is_symlink() and not f.exists():
-                problems.append(Problem(f, f"a link to {os.readlink(f)}, which does not exist; fix or remove the link"))
-            elif _is_nifti(f): files.append(f)
+                problems.append(
+                    Problem(f, f"a link to {os.readlink(f)}, which does not exist; fix or remove the link")
+                )
+            elif _is_nifti(f):
+                files.append(f)
     return files, problems
 
 # %% ../nbs/01_data.ipynb #6fb26172
@@ -214,9 +231,16 @@ def detect_layout(root, files: list|None = None) -> str:
     found = [l for l in ('brats2021', 'brats2023') if any(_BRATS_FILE[l].match(n) for n in names)]
     if len(found) == 1: return found[0]
     if not found:
-        raise DataError([Problem(root, "no cases found: expected dataset.json (MSD Task01 or nnU-Net), case folders "
-                                       "with *_flair/_t1/_t1ce/_t2[/_seg].nii.gz (BraTS 2018-2021) or "
-                                       "*-t2f/-t1n/-t1c/-t2w[-seg].nii.gz (BraTS 2023)")])
+        raise DataError(
+            [
+                Problem(
+                    root,
+                    "no cases found: expected dataset.json (MSD Task01 or nnU-Net), case folders "
+                    "with *_flair/_t1/_t1ce/_t2[/_seg].nii.gz (BraTS 2018-2021) or "
+                    "*-t2f/-t1n/-t1c/-t2w[-seg].nii.gz (BraTS 2023)",
+                )
+            ]
+        )
     raise DataError([Problem(root, "mixes BraTS 2018-2021 (_flair) and BraTS 2023 (-t2f) file names: "
                                    "keep one layout per folder")])
 
@@ -254,8 +278,11 @@ def _brats_cases(files: list, layout: str) -> tuple[list, list]:
     cases, problems = [], []
     for (folder, prefix), found in groups.items():
         missing = [m for m in MODALITIES if suffixes[m] not in found]
-        problems += [Problem(folder / f"{prefix}{suffixes[m]}.nii.gz", f"missing {m} of case {prefix}: add the file, "
-                             "or move the case out of the data set") for m in missing]
+        problems += [
+            Problem(folder / f"{prefix}{suffixes[m]}.nii.gz",
+                    f"missing {m} of case {prefix}: add the file, " "or move the case out of the data set")
+            for m in missing
+        ]
         if not missing: cases.append(Case(prefix, {m: found[suffixes[m]] for m in MODALITIES},
                                           found.get(suffixes['label']), get_convention(layout), layout))
     return cases, problems
@@ -275,9 +302,12 @@ def convention_from_nnunet_labels(labels: dict, name: str = 'nnunet') -> LabelCo
     if all(isinstance(v, int) for v in labels.values()):
         return convention_from_label_names({str(v): k for k, v in labels.items()}, name)
     regions = {_nnunet_region(k): set([v] if isinstance(v, int) else v) for k, v in labels.items()}
-    if not {'WT', 'TC', 'ET'} <= set(regions): raise ValueError(f"{labels}: needs whole tumour, tumour core and enhancing")
-    parts = {'enhancing': regions['ET'], 'core': regions['TC'] - regions['ET'], 'edema': regions['WT'] - regions['TC']}
-    if any(len(v) != 1 for v in parts.values()): raise ValueError(f"{labels}: regions are not nested one label apart")
+    if not {'WT', 'TC', 'ET'} <= set(regions):
+        raise ValueError(f"{labels}: needs whole tumour, tumour core and enhancing")
+    parts = {'enhancing': regions['ET'], 'core': regions['TC'] - regions['ET'],
+             'edema': regions['WT'] - regions['TC']}
+    if any(len(v) != 1 for v in parts.values()):
+        raise ValueError(f"{labels}: regions are not nested one label apart")
     return LabelConvention(name, **{k: v.pop() for k, v in parts.items()})
 
 # %% ../nbs/01_data.ipynb #f45c0c1b
@@ -292,16 +322,30 @@ def _nnunet_cases(root: Path, section: str) -> tuple[list, list]:
     except (KeyError, ValueError, AssertionError, TypeError) as e:
         return [], [Problem(meta_file, f"unusable 'labels' or 'channel_names' entry ({e}): fix dataset.json")]
     ending, cases, problems = meta.get('file_ending', '.nii.gz'), [], []
-    parts = [('imagesTr', 'labelsTr')] * (section in ('training', 'all')) + [('imagesTs', None)] * (section in ('test', 'all'))
+    parts = [('imagesTr', 'labelsTr')] * (section in ('training', 'all')) + [('imagesTs', None)] * (
+        section in ('test', 'all')
+    )
     for images, labels in parts:
         channel_file = re.compile(r'^(?P<case>.+)_\d{4}' + re.escape(ending) + '$')
-        ids = sorted({m['case'] for f in sorted((root / images).glob('*')) if (m := channel_file.match(f.name))})
+        ids = sorted(
+            {m['case'] for f in sorted((root / images).glob('*')) if (m := channel_file.match(f.name))}
+        )
         for cid in ids:
             files = {m: root / images / f'{cid}_{channels[m]:04d}{ending}' for m in MODALITIES}
             label = root / labels / f'{cid}{ending}' if labels else None
-            gone = [(f, f"missing {m} (channel {channels[m]:04d}) of case {cid}") for m, f in files.items() if not f.is_file()]
-            gone += [(label, f"missing the label of training case {cid}")] if label and not label.is_file() else []
-            problems += [Problem(f, f"{why}: add the file, or move the case out of the data set") for f, why in gone]
+            gone = [
+                (f, f"missing {m} (channel {channels[m]:04d}) of case {cid}")
+                for m, f in files.items()
+                if not f.is_file()
+            ]
+            gone += (
+                [(label, f"missing the label of training case {cid}")]
+                if label and not label.is_file()
+                else []
+            )
+            problems += [
+                Problem(f, f"{why}: add the file, or move the case out of the data set") for f, why in gone
+            ]
             if not gone: cases.append(Case(cid, files, label, convention, 'nnunet'))
     return cases, problems
 
@@ -315,7 +359,8 @@ def scan_cases(root, section: str = 'training') -> tuple[list, list]:
     read = {'msd': _msd_cases, 'nnunet': _nnunet_cases}
     cases, found = read[layout](root, section) if layout in read else _brats_cases(files, layout)
     problems += found
-    if not cases and not problems: problems = [Problem(root, f"no {section} cases listed in this {layout} data set")]
+    if not cases and not problems:
+        problems = [Problem(root, f"no {section} cases listed in this {layout} data set")]
     return sorted(cases, key=lambda c: c.id), problems
 
 # %% ../nbs/01_data.ipynb #be52a637
@@ -329,14 +374,8 @@ def find_cases(root, section: str = 'training') -> list:
 def image_case(file) -> Case:
     "The case of one 4D NIfTI file holding FLAIR, T1, T1Gd and T2 in that order (no label)."
     file = Path(file)
-    return Case(
-        _nifti_stem(file),
-        {m: file for m in MODALITIES},
-        None,
-        MSD,
-        'msd',
-        {m: i for i, m in enumerate(MODALITIES)},
-    )
+    return Case(_nifti_stem(file), {m: file for m in MODALITIES}, None, MSD, 'msd',
+                {m: i for i, m in enumerate(MODALITIES)})
 
 # %% ../nbs/01_data.ipynb #d432652e
 def scan_inputs(path) -> tuple[list, list]:
@@ -515,13 +554,8 @@ def check_dataset(root, full: bool = False, section: str = 'training', atol: flo
 # %% ../nbs/01_data.ipynb #0410b6b7
 def reorient(data: np.ndarray, affine: np.ndarray, axcodes: str) -> tuple[np.ndarray, np.ndarray]:
     "`data` (spatial axes first) and `affine` stored in orientation `axcodes`, world positions unchanged."
-    from nibabel.orientations import (
-        apply_orientation,
-        axcodes2ornt,
-        inv_ornt_aff,
-        io_orientation,
-        ornt_transform,
-    )
+    from nibabel.orientations import (apply_orientation, axcodes2ornt, inv_ornt_aff, io_orientation,
+                                      ornt_transform)
 
     t = ornt_transform(io_orientation(affine), axcodes2ornt(tuple(axcodes)))
     return apply_orientation(data, t), affine @ inv_ornt_aff(t, data.shape[:3])
@@ -574,12 +608,6 @@ def download_task01(root_dir) -> Path:
     "Download and extract MSD Task01_BrainTumour with MONAI; returns the data set folder."
     from monai.apps import DecathlonDataset
     root_dir = Path(root_dir).expanduser()
-    DecathlonDataset(
-        str(root_dir),
-        task='Task01_BrainTumour',
-        section='training',
-        download=True,
-        cache_rate=0.0,
-        num_workers=0,
-    )
+    DecathlonDataset(str(root_dir), task='Task01_BrainTumour', section='training', download=True,
+                     cache_rate=0.0, num_workers=0)
     return root_dir / "Task01_BrainTumour"

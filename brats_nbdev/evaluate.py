@@ -37,7 +37,8 @@ def case_prediction(case, model=None, predictions=None, convention=None, **infer
 
 # %% ../nbs/08_evaluate.ipynb #37a1ac21
 def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_wise: bool = True,
-             progress: bool = True, definitions=('brats2021', 'brats2023'), **inference) -> tuple[pd.DataFrame, list]:
+             progress: bool = True, definitions=('brats2021', 'brats2023'),
+             **inference) -> tuple[pd.DataFrame, list]:
     "Per-case, per-region metrics for `cases` (with labels), and the `(case id, error)` of the cases that failed."
     rows, failures = [], []
     for case in tqdm(cases, desc='evaluating', disable=not progress):
@@ -84,11 +85,8 @@ def cases_to_score(cases: list, checkpoint=None, split: str = 'val') -> list:
 def write_evaluation(per_case: pd.DataFrame, out_dir) -> dict:
     "Write per_case.csv, summary.csv and summary.md (atomically) into `out_dir`; returns the paths and the table."
     out_dir, summary = Path(out_dir), summarize(per_case)
-    paths = {
-        'per_case': out_dir / 'per_case.csv',
-        'summary': out_dir / 'summary.csv',
-        'table': out_dir / 'summary.md',
-    }
+    paths = {'per_case': out_dir / 'per_case.csv', 'summary': out_dir / 'summary.csv',
+             'table': out_dir / 'summary.md'}
     with atomic_path(paths['per_case']) as tmp: per_case.to_csv(tmp, index=False)
     with atomic_path(paths['summary']) as tmp: summary.to_csv(tmp)
     used = sorted({COLUMN_DEFINITION[c] for c in per_case.columns if c in COLUMN_DEFINITION} - {'both'})

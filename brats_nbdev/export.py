@@ -38,14 +38,15 @@ def export_metadata(ckpt: Checkpoint, fmt: str) -> dict:
 # %% ../nbs/12_export.ipynb #99df4522
 def export_model(checkpoint, out, fmt: str = 'onnx') -> Path:
     "Write the network of `checkpoint` (a path or a `Checkpoint`) to `out` as `fmt`, with `<out>.json` beside it."
-    if fmt not in EXPORT_FORMATS: raise ValueError(f"format={fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format={fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else read_checkpoint(checkpoint)
     net, out = _Segmentation(ckpt.network().eval()), Path(out)
     example = torch.zeros(1, len(MODALITIES), *(2 * ckpt.divisor,) * 3)
     axes = {0: 'batch', 2: 'x', 3: 'y', 4: 'z'}
     with atomic_path(out) as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the legacy exporter announces its successor
-        if fmt == 'torchscript': torch.jit.save(torch.jit.trace(net, example), str(tmp))
+        if fmt == 'torchscript':torch.jit.save(torch.jit.trace(net, example), str(tmp))
         else: torch.onnx.export(net, (example,), str(tmp), input_names=['image'], output_names=['logits'],
                                 dynamic_axes={'image': axes, 'logits': axes}, opset_version=17, dynamo=False)
     save_json(export_metadata(ckpt, fmt), out.with_name(out.name + '.json'))
@@ -59,9 +60,12 @@ class ExportedNetwork(torch.nn.Module):
         self.path, meta_file = Path(path), Path(path).with_name(Path(path).name + '.json')
         if not self.path.is_file(): raise CheckpointError(f"{self.path}: no such exported model")
         if not meta_file.is_file():
-            raise CheckpointError(f"{meta_file}: missing; an export needs the JSON file brats_export writes beside it")
+            raise CheckpointError(
+                f"{meta_file}: missing; an export needs the JSON file brats_export writes beside it"
+            )
         self.meta = json.loads(meta_file.read_text())
-        if self.meta['format'] == 'torchscript': self.module = torch.jit.load(str(self.path), map_location='cpu')
+        if self.meta['format'] == 'torchscript':
+            self.module = torch.jit.load(str(self.path), map_location='cpu')
         else:
             import onnxruntime as ort
             options = ort.SessionOptions(); options.intra_op_num_threads = torch.get_num_threads()

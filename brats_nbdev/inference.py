@@ -50,19 +50,10 @@ def _paste(values: torch.Tensor, image: torch.Tensor, box) -> torch.Tensor:
     return out
 
 # %% ../nbs/06_inference.ipynb #aab16a34
-def predict_probabilities(
-    model,
-    image: torch.Tensor,
-    roi=(224, 224, 144),
-    overlap: float = 0.5,
-    sw_batch_size: int = 1,
-    mode: str = 'gaussian',
-    amp: str = 'auto',
-    tta: bool = False,
-    crop_to_brain: bool = True,
-    channels_last: bool = True,
-    divisor: int = 8,
-) -> tuple:
+def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overlap: float = 0.5,
+                          sw_batch_size: int = 1, mode: str = 'gaussian', amp: str = 'auto',
+                          tta: bool = False, crop_to_brain: bool = True, channels_last: bool = True,
+                          divisor: int = 8) -> tuple:
     "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...), and with `tta` their std over the flips."
     device = next(model.parameters(), torch.empty(0)).device  # an exported network (12_export) has none: CPU
     amp = resolve_amp(amp, device)

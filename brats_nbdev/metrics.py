@@ -22,7 +22,8 @@ HD95_MAX = float(np.sqrt(240**2 + 240**2 + 155**2))  # 373.13 mm: the penalty of
 HD95_PENALTY = {'brats2021': HD95_MAX, 'brats2023': 374.0}
 DEFINITIONS = {
     'brats2021': "BraTS 2018-2021 (CaPTk): HD95 over border voxels, 373.13 mm for a region missing on one side",
-    'brats2023': "BraTS 2023 (BraTS-2023-Metrics): surfel-weighted HD95, 374 mm penalty, lesion-wise scores"}
+    'brats2023': "BraTS 2023 (BraTS-2023-Metrics): surfel-weighted HD95, 374 mm penalty, lesion-wise scores",
+}
 
 # %% ../nbs/07_metrics.ipynb #672e4f63
 def _crop(*masks, margin: int = 5) -> tuple:
@@ -49,16 +50,18 @@ def hd95_surfels(pred, truth, spacing=(1.0, 1.0, 1.0)) -> float:
 # %% ../nbs/07_metrics.ipynb #70ce7895
 def region_metrics(pred, truth, spacing=(1.0, 1.0, 1.0), definition: str = 'brats2021') -> dict:
     "Dice, HD95 (mm), sensitivity and specificity of a binary prediction against its ground truth, by `definition`."
-    if definition not in DEFINITIONS: raise ValueError(f"definition={definition!r}: choose one of {', '.join(DEFINITIONS)}")
+    if definition not in DEFINITIONS:
+        raise ValueError(f"definition={definition!r}: choose one of {', '.join(DEFINITIONS)}")
     p, t = np.asarray(pred, bool), np.asarray(truth, bool)
     tp, fp, fn = int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum())
     tn = p.size - tp - fp - fn
-    if not p.any() and not t.any(): hd95 = 0.0
-    elif not p.any() or not t.any(): hd95 = HD95_PENALTY[definition]
+    if not p.any() and not t.any():hd95 = 0.0
+    elif not p.any() or not t.any():hd95 = HD95_PENALTY[definition]
     else: hd95 = (hd95_surfels if definition == 'brats2023' else hd95_voxels)(p, t, spacing)
     empty_truth = 1.0 if definition == 'brats2021' or not p.any() else 0.0  # sensitivity with nothing to find
     return {'dice': 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0, 'hd95': hd95,
-            'sensitivity': tp / (tp + fn) if tp + fn else empty_truth, 'specificity': tn / (tn + fp) if tn + fp else 1.0}
+            'sensitivity': tp / (tp + fn) if tp + fn else empty_truth,
+            'specificity': tn / (tn + fp) if tn + fp else 1.0}
 
 # %% ../nbs/07_metrics.ipynb #564bb9dd
 def _components(mask) -> tuple[np.ndarray, int]:
@@ -75,7 +78,9 @@ def lesion_metrics(pred, truth, spacing=(1.0, 1.0, 1.0), dilation: int = 3, min_
     scores, matched, missed = [], set(), 0
     for i in range(1, n + 1):
         lesion = t & (grouped == i)
-        hits = set(np.unique(predicted[ndimage.binary_dilation(lesion, structure, iterations=dilation)]).tolist()) - {0}
+        hits = set(
+            np.unique(predicted[ndimage.binary_dilation(lesion, structure, iterations=dilation)]).tolist()
+        ) - {0}
         matched |= hits
         if lesion.sum() * voxel_mm3 <= min_lesion_mm3: continue
         missed += not hits
@@ -99,7 +104,11 @@ def _region_row(pred, truth, spacing, definitions, lesion_wise: bool) -> dict:
     row = {}
     for d in definitions:
         m = region_metrics(pred, truth, spacing, d)
-        row.update(m if d == 'brats2021' else {f'{k}_2023' if k in ('hd95', 'sensitivity') else k: v for k, v in m.items()})
+        row.update(
+            m
+            if d == 'brats2021'
+            else {f'{k}_2023' if k in ('hd95', 'sensitivity') else k: v for k, v in m.items()}
+        )
     if lesion_wise and 'brats2023' in definitions: row.update(lesion_metrics(pred, truth, spacing))
     return row
 

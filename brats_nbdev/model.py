@@ -22,9 +22,10 @@ __all__ = ['MODEL_DEFAULTS', 'MODEL_CLASSES', 'VAE_LOSS_WEIGHT', 'CHECKPOINT_FOR
            'CheckpointError', 'Checkpoint', 'read_checkpoint', 'load_model']
 
 # %% ../nbs/04_model.ipynb #5fc517c5
-_SEGRESNET = dict(in_channels=4, out_channels=3, init_filters=16, blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1],
-                  dropout_prob=0.2)
-MODEL_DEFAULTS = {'segresnet': _SEGRESNET, 'segresnet_vae': {**_SEGRESNET, 'input_image_size': [224, 224, 144]},
+_SEGRESNET = dict(in_channels=4, out_channels=3, init_filters=16, blocks_down=[1, 2, 2, 4],
+                  blocks_up=[1, 1, 1], dropout_prob=0.2)
+MODEL_DEFAULTS = {'segresnet': _SEGRESNET,
+                  'segresnet_vae': {**_SEGRESNET, 'input_image_size': [224, 224, 144]},
                   'swinunetr': dict(in_channels=4, out_channels=3, feature_size=48, use_checkpoint=False)}
 MODEL_CLASSES = {'segresnet': SegResNet, 'segresnet_vae': SegResNetVAE, 'swinunetr': SwinUNETR}
 # Myronenko 2018: L = L_dice + 0.1 L_L2 + 0.1 L_KL; MONAI's SegResNetVAE returns L_L2 + L_KL
@@ -149,6 +150,7 @@ def network(self: Checkpoint) -> torch.nn.Module:
                               "configuration; pass the matching name and settings") from None
     return model
 
+# %% ../nbs/04_model.ipynb #31e25bd0
 @patch
 def validation_ids(self: Checkpoint, ids) -> list:
     "The case ids of `ids` that the training run held out for validation."

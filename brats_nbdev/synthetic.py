@@ -127,7 +127,10 @@ def _case_name(layout: str, i: int) -> str:
 def _write_case(out: Path, layout: str, name: str, image: np.ndarray, labels: np.ndarray, affine: np.ndarray,
                 split='Tr'):
     "One case's files: a 4D image (MSD), a file per channel (nnU-Net) or per modality (BraTS), and its labels."
-    if layout == 'msd': save_nifti(nib.Nifti1Image(np.moveaxis(image, 0, -1), affine), out / f'images{split}' / f'{name}.nii.gz')
+    if layout == 'msd':
+        save_nifti(
+            nib.Nifti1Image(np.moveaxis(image, 0, -1), affine), out / f'images{split}' / f'{name}.nii.gz'
+        )
     if layout == 'nnunet':
         for k, volume in enumerate(image):
             save_nifti(nib.Nifti1Image(volume, affine), out / f'images{split}' / f'{name}_{k:04d}.nii.gz')
@@ -136,7 +139,9 @@ def _write_case(out: Path, layout: str, name: str, image: np.ndarray, labels: np
         return
     sfx = BRATS_SUFFIXES[layout]
     for m, volume in zip(MODALITIES, image):
-        save_nifti(nib.Nifti1Image(np.round(volume).astype(np.int16), affine), out / name / f'{name}{sfx[m]}.nii.gz')
+        save_nifti(
+            nib.Nifti1Image(np.round(volume).astype(np.int16), affine), out / name / f'{name}{sfx[m]}.nii.gz'
+        )
     save_nifti(nib.Nifti1Image(labels, affine), out / name / f"{name}{sfx['label']}.nii.gz")
 
 # %% ../nbs/02_synthetic.ipynb #4513c444
@@ -157,9 +162,14 @@ def _msd_dataset_json(names: list, test_names: list) -> dict:
 
 def _nnunet_dataset_json(names: list) -> dict:
     "nnU-Net v2's `dataset.json`: channels in FLAIR, T1, T1Gd, T2 order, MSD's labels as `{name: value}`."
-    return {'name': 'BrainTumour', 'description': 'Synthetic brain-tumour phantoms in nnU-Net v2 raw format (brats_nbdev)',
-            'channel_names': dict(enumerate(MODALITIES)), 'labels': {v: int(k) for k, v in MSD_TASK01_LABELS.items()},
-            'numTraining': len(names), 'file_ending': '.nii.gz'}
+    return {
+        'name': 'BrainTumour',
+        'description': 'Synthetic brain-tumour phantoms in nnU-Net v2 raw format (brats_nbdev)',
+        'channel_names': dict(enumerate(MODALITIES)),
+        'labels': {v: int(k) for k, v in MSD_TASK01_LABELS.items()},
+        'numTraining': len(names),
+        'file_ending': '.nii.gz',
+    }
 
 # %% ../nbs/02_synthetic.ipynb #02610bb8
 def write_synthetic_dataset(out, cases: int = 8, shape=(96, 96, 64), layout: str = 'msd', seed: int = 0,
@@ -174,9 +184,8 @@ def write_synthetic_dataset(out, cases: int = 8, shape=(96, 96, 64), layout: str
         axcodes, spacing = GEOMETRIES[i % len(GEOMETRIES)] if vary_geometry else ('RAS', 1.0)
         case = synthetic_case(shape, seed=[seed, i], spacing=spacing)
         image, affine = reorient(np.moveaxis(case['image'], 0, -1), case['affine'], axcodes)
-        labels, _ = reorient(
-            roles_to_labels(case['roles'], 'msd' if layout in ('msd', 'nnunet') else layout), case['affine'], axcodes
-        )
+        labels, _ = reorient(roles_to_labels(case['roles'], 'msd' if layout in ('msd', 'nnunet') else layout),
+                             case['affine'], axcodes)
         _write_case(out, layout, name, np.moveaxis(image, -1, 0), labels, affine, 'Tr' if i < cases else 'Ts')
     if layout == 'msd': save_json(_msd_dataset_json(names[:cases], names[cases:]), out / 'dataset.json')
     if layout == 'nnunet': save_json(_nnunet_dataset_json(names[:cases]), out / 'dataset.json')

@@ -163,17 +163,8 @@ def train_step(
     return loss.item()
 
 # %% ../nbs/05_train.ipynb #0c13df7e
-def validate(
-    model,
-    loader,
-    device,
-    amp: str,
-    roi,
-    sw_batch_size: int = 1,
-    overlap: float = 0.5,
-    progress: bool = False,
-    keep_example: bool = False,
-) -> dict:
+def validate(model, loader, device, amp: str, roi, sw_batch_size: int = 1, overlap: float = 0.5,
+             progress: bool = False, keep_example: bool = False) -> dict:
     "Dice per region (TC, WT, ET), their mean, and the cases scored (all processes); `example`: the first case."
     metric = DiceMetric(include_background=True, reduction='mean_batch', ignore_empty=False)
     model.eval()
@@ -191,12 +182,8 @@ def validate(
     per_region = metric.aggregate()
     n = metric.get_buffer().shape[0]
     metric.reset()
-    return {
-        **{r: float(v) for r, v in zip(REGIONS, per_region)},
-        'mean': float(per_region.mean()),
-        'cases': n,
-        **({'example': example} if example is not None else {}),
-    }
+    return {**{r: float(v) for r, v in zip(REGIONS, per_region)}, 'mean': float(per_region.mean()),
+            'cases': n, **({'example': example} if example is not None else {})}
 
 # %% ../nbs/05_train.ipynb #581e257e
 def model_overrides(c: TrainConfig) -> dict:
@@ -205,15 +192,8 @@ def model_overrides(c: TrainConfig) -> dict:
             **({'input_image_size': list(c.roi)} if c.model == 'segresnet_vae' else {})}
 
 # %% ../nbs/05_train.ipynb #12eb36b1
-METRIC_COLUMNS = [
-    'epoch',
-    'train_loss',
-    'lr',
-    *[f'dice_{r}' for r in REGIONS],
-    'dice_mean',
-    'val_cases',
-    'seconds',
-]
+METRIC_COLUMNS = ['epoch', 'train_loss', 'lr', *[f'dice_{r}' for r in REGIONS], 'dice_mean', 'val_cases',
+                  'seconds']
 
 def write_metrics(rows: list, path) -> Path:
     "Write the per-epoch metrics as CSV, atomically."
@@ -351,21 +331,11 @@ def train_epoch(self: Learner) -> float:
 def save_training_checkpoint(learn: Learner, path) -> Path:
     "Save everything needed to continue `learn`'s run after its current epoch, atomically."
     c = learn.c
-    return save_checkpoint(
-        learn.model,
-        path,
-        c.model,
-        model_overrides(c),
-        optimizer=learn.opt.state_dict(),
-        scheduler=learn.sched.state_dict(),
-        scaler=learn.scaler.state_dict(),
-        epoch=learn.epoch,
-        best_metric=learn.best,
-        train_config=json.loads(json.dumps(dataclasses.asdict(c))),
-        split=learn.split,
-        run_id=learn.run_id,
-        rng={'seed': c.seed, 'next_epoch': learn.epoch + 1},
-    )
+    return save_checkpoint(learn.model, path, c.model, model_overrides(c), optimizer=learn.opt.state_dict(),
+                           scheduler=learn.sched.state_dict(), scaler=learn.scaler.state_dict(),
+                           epoch=learn.epoch, best_metric=learn.best,
+                           train_config=json.loads(json.dumps(dataclasses.asdict(c))), split=learn.split,
+                           run_id=learn.run_id, rng={'seed': c.seed, 'next_epoch': learn.epoch + 1})
 
 # %% ../nbs/05_train.ipynb #c3ce2a16
 @patch
@@ -394,30 +364,17 @@ def fit(self: Learner) -> dict:
         self.train_loss = self.train_epoch()
         due = self.epoch % c.val_every == 0 or self.epoch == c.epochs
         self.scores = (
-            validate(
-                self.model,
-                self.val_loader,
-                self.device,
-                self.amp,
-                c.roi,
-                c.sw_batch_size,
-                c.overlap,
-                keep_example=self.keep_example,
-            )
+            validate(self.model, self.val_loader, self.device, self.amp, c.roi, c.sw_batch_size, c.overlap,
+                     keep_example=self.keep_example)
             if due
             else {}
         )
         self.end_epoch(started); self('after_epoch')
     scored = [r for r in self.rows if not math.isnan(r.get('dice_mean', math.nan))]
-    self.result = {
-        'run_dir': self.run_dir,
-        'checkpoint': self.run_dir / 'best.pt',
-        'last': self.run_dir / 'last.pt',
-        'metrics': self.run_dir / 'metrics.csv',
-        'best_dice': self.best,
-        'split': self.split,
-        **({'best_row': max(scored, key=lambda r: r['dice_mean'])} if scored else {}),
-    }
+    self.result = {'run_dir': self.run_dir, 'checkpoint': self.run_dir / 'best.pt',
+                   'last': self.run_dir / 'last.pt', 'metrics': self.run_dir / 'metrics.csv',
+                   'best_dice': self.best, 'split': self.split,
+                   **({'best_row': max(scored, key=lambda r: r['dice_mean'])} if scored else {})}
     self('after_fit')
     return self.result
 

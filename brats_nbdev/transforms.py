@@ -57,13 +57,8 @@ def regions_to_labels(regions, convention, threshold: float = 0.5):
 class LabelsToRegionsd(MapTransform):
     "Label map → TC, WT, ET channels, in each case's convention (`data[convention_key]`) or a fixed `convention`."
 
-    def __init__(
-        self,
-        keys='label',
-        convention=None,
-        convention_key: str = 'convention',
-        allow_missing_keys: bool = False,
-    ):
+    def __init__(self, keys='label', convention=None, convention_key: str = 'convention',
+                 allow_missing_keys: bool = False):
         super().__init__(keys, allow_missing_keys)
         self.convention, self.convention_key = convention, convention_key
 
@@ -110,13 +105,11 @@ def augment_transforms(roi_size=(224, 224, 144), flip_prob: float = 0.5, scale: 
                        shift: float = 0.1) -> list:
     "The random part: a `roi_size` crop (padding smaller volumes), flips on each axis, intensity scale and shift."
     keys = ['image', 'label']
-    return [
-        SpatialPadd(keys, spatial_size=roi_size),
-        RandSpatialCropd(keys, roi_size=roi_size, random_size=False),
-        *[RandFlipd(keys, prob=flip_prob, spatial_axis=axis) for axis in range(3)],
-        RandScaleIntensityd('image', factors=scale, prob=1.0),
-        RandShiftIntensityd('image', offsets=shift, prob=1.0),
-    ]
+    return [SpatialPadd(keys, spatial_size=roi_size),
+            RandSpatialCropd(keys, roi_size=roi_size, random_size=False),
+            *[RandFlipd(keys, prob=flip_prob, spatial_axis=axis) for axis in range(3)],
+            RandScaleIntensityd('image', factors=scale, prob=1.0),
+            RandShiftIntensityd('image', offsets=shift, prob=1.0)]
 
 # %% ../nbs/03_transforms.ipynb #0457e957
 def train_transforms(
@@ -149,26 +142,13 @@ def invert_transforms(
 CACHES = ('none', 'memory', 'disk')
 
 
-def make_dataset(
-    items: list,
-    transform: Compose,
-    cache: str = 'memory',
-    cache_dir=None,
-    cache_rate: float = 1.0,
-    num_workers: int = 0,
-    progress: bool = False,
-) -> Dataset:
+def make_dataset(items: list, transform: Compose, cache: str = 'memory', cache_dir=None,
+                 cache_rate: float = 1.0, num_workers: int = 0, progress: bool = False) -> Dataset:
     "A MONAI dataset of `items`, the deterministic part of `transform` cached in memory, on disk, or not."
     # copy_cache=False: the random transforms make new tensors, so the cache needs no defensive copy
     if cache == 'memory':
-        return CacheDataset(
-            items,
-            transform,
-            cache_rate=cache_rate,
-            num_workers=num_workers or None,
-            progress=progress,
-            copy_cache=False,
-        )
+        return CacheDataset(items, transform, cache_rate=cache_rate, num_workers=num_workers or None,
+                            progress=progress, copy_cache=False)
     if cache == 'disk':
         if cache_dir is None:
             raise ValueError("cache='disk' needs a cache_dir to keep the preprocessed cases in")
