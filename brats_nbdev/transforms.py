@@ -18,8 +18,8 @@ from .data import MODALITIES, REGIONS, get_convention
 
 # %% auto #0
 __all__ = ['CACHES', 'labels_to_regions', 'enforce_nesting', 'regions_to_labels', 'LabelsToRegionsd', 'ReorderVolumesd',
-           'load_transforms', 'preprocess_transforms', 'augment_transforms', 'train_transforms', 'val_transforms',
-           'infer_transforms', 'invert_transforms', 'make_dataset', 'make_loader']
+           'ThreadSafeLoadImaged', 'load_transforms', 'preprocess_transforms', 'augment_transforms', 'train_transforms',
+           'val_transforms', 'infer_transforms', 'invert_transforms', 'make_dataset', 'make_loader']
 
 # %% ../nbs/03_transforms.ipynb #86a9a90a
 def labels_to_regions(label, convention):
@@ -82,11 +82,21 @@ class ReorderVolumesd(MapTransform):
             if order != list(range(d[key].shape[0])): d[key] = d[key][order]
         return d
 
+# %% ../nbs/03_transforms.ipynb #ea16393d
+class ThreadSafeLoadImaged(LoadImaged):
+    "MONAI's `LoadImaged`, safe to call from several threads at once: each call has its own reader."
+    def __init__(self, keys, **kwargs):
+        super().__init__(keys, **kwargs)
+        self.settings = dict(keys=keys, **kwargs)
+
+    def __call__(self, data, reader=None):
+        return LoadImaged(**self.settings)(data, reader)
+
 # %% ../nbs/03_transforms.ipynb #4b391869
 def load_transforms(with_label: bool = True) -> list:
     "Read a case's files into 4 channels (FLAIR, T1, T1Gd, T2) and, `with_label`, TC/WT/ET regions."
     keys = ['image', 'label'] if with_label else ['image']
-    return [LoadImaged(keys, ensure_channel_first=True, image_only=True), ReorderVolumesd('image'),
+    return [ThreadSafeLoadImaged(keys, ensure_channel_first=True, image_only=True), ReorderVolumesd('image'),
             *([LabelsToRegionsd('label')] if with_label else [])]
 
 # %% ../nbs/03_transforms.ipynb #0fabdb0e

@@ -2,9 +2,11 @@
 
     python docs/build.py            # execute, process, render into _site/, then check every internal link
     python docs/build.py --no-exec  # reuse the executed notebooks in _build/executed/
+    python docs/build.py --test nbs/05_train.ipynb  # test one notebook as nbdev_test does, keeping its outputs
 
-1. Each notebook runs in-process as nbdev_test runs it (cells flagged slow/gpu and `eval: false` skipped),
-   keeping its outputs: figures, tables, printed results.
+1. Each notebook runs through nbdev's own `test_nb`, the function nbdev_test calls (cells flagged slow/gpu and
+   `eval: false` skipped), and its outputs are kept: figures, tables, printed results. So the test suite
+   runs every notebook once and the site reuses those runs.
 2. nbdev's own processors turn it into a documentation page (show_doc rendered, hidden cells and export
    directives dropped), as they do for Quarto; a small step removes what only Quarto reads.
 3. Sphinx with myst-nb and the furo theme renders the pages; the navigation is the sidebar of _quarto.yml,
@@ -27,29 +29,32 @@ def sidebar_pages() -> list:
     return [str(p) for p in cfg['website']['sidebar']['contents']]
 
 
-def execute(src: Path, dst: Path):
-    "Run a notebook as nbdev_test does, keeping the outputs; raise if a cell fails."
+def execute(src: Path, dst: Path, force_flags=()) -> bool:
+    "Run a notebook with nbdev's own `test_nb` (what nbdev_test runs), keeping its outputs in `dst`."
+    import nbdev.test
     from execnb.nbio import read_nb, write_nb
-    from execnb.shell import CaptureShell
     from nbdev.config import get_config
-    from nbdev.process import NBProcessor
-    from nbdev.frontmatter import FrontmatterProc
-    skip = set(get_config().tst_flags.split())
-    nb = NBProcessor(src, procs=FrontmatterProc, process=True).nb
-    def no_eval(cell):
-        if cell.cell_type != 'code': return True
-        d = getattr(cell, 'directives_', {}) or {}
-        return d.get('eval:', [''])[0].lower() == 'false' or bool(skip & d.keys())
-    os.environ['IN_TEST'] = '1'
-    shell = CaptureShell(src)
-    cwd = os.getcwd(); os.chdir(src.parent)
-    try: shell.run_all(nb, exc_stop=True, preproc=no_eval)
-    finally: os.chdir(cwd)
+    ran = {}
+    class RecordingShell(nbdev.test.CaptureShell):
+        def run_all(self, nb, *args, **kwargs):
+            ran['nb'] = nb
+            return super().run_all(nb, *args, **kwargs)
+    nbdev.test.CaptureShell = RecordingShell
+    cfg = get_config()
+    try:  # as nbdev_test calls it
+        with nbdev.test.working_directory(cfg.nbs_path):
+            passed, _ = nbdev.test.test_nb(Path(src).absolute(), skip_flags=cfg.tst_flags.split(),
+                                           force_flags=list(force_flags), basepath=cfg.config_path)
+    finally: nbdev.test.CaptureShell = RecordingShell.__base__
+    if not passed: return False
     raw = read_nb(src)  # the parsed copy lost its `#|` lines, which nbdev's doc processors need
-    assert len(raw.cells) == len(nb.cells), f"{src}: cells changed while executing"
-    for cell, ran in zip(raw.cells, nb.cells):
-        if cell.cell_type == 'code': cell.outputs, cell.execution_count = ran.get('outputs', []), ran.get('execution_count')
+    assert len(raw.cells) == len(ran['nb'].cells), f"{src}: cells changed while executing"
+    for cell, done in zip(raw.cells, ran['nb'].cells):
+        if cell.cell_type == 'code': cell.outputs, cell.execution_count = done.get('outputs', []), done.get('execution_count')
+    dst.parent.mkdir(parents=True, exist_ok=True)
     write_nb(raw, dst)
+    dst.touch()  # write_nb leaves an unchanged file alone; --no-exec compares times
+    return True
 
 
 def process(src: Path, dst: Path):
@@ -101,15 +106,26 @@ def check_links(site: Path) -> list:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--no-exec', action='store_true', help='reuse _build/executed instead of running the notebooks')
+    ap.add_argument('--test', nargs='+', metavar='NOTEBOOK',
+                    help='only test these notebooks (as nbdev_test), keeping their outputs for a later --no-exec')
+    ap.add_argument('--flags', default='', help='with --test: flagged cells to run too, as nbdev_test --flags')
     args = ap.parse_args()
     pages, start = sidebar_pages(), time.time()
     executed, source = BUILD / 'executed', BUILD / 'source'
     executed.mkdir(parents=True, exist_ok=True)
+    if args.test:
+        failed = [nb for nb in args.test if not execute(ROOT / nb, executed / Path(nb).name, args.flags.split())]
+        sys.exit(f"failed: {', '.join(failed)}" if failed else 0)
+    if args.no_exec:
+        stale = [p for p in pages if not (executed / p).is_file()
+                 or (executed / p).stat().st_mtime < (NBS / p).stat().st_mtime]
+        if stale: sys.exit(f"no executed copy newer than the notebook for: {', '.join(stale)}; "
+                           "run without --no-exec (or --test them first)")
     shutil.rmtree(source, ignore_errors=True); source.mkdir(parents=True)
     for page in pages:
         if not args.no_exec:
             print(f"executing {page}", flush=True)
-            execute(NBS / page, executed / page)
+            if not execute(NBS / page, executed / page): sys.exit(f"{page}: a cell failed")
         process(executed / page, source / page)
     add_navigation(source / 'index.ipynb', pages)
     if (NBS / 'images').is_dir(): shutil.copytree(NBS / 'images', source / 'images')
