@@ -15,8 +15,8 @@ does not change its speed). Each measurement runs in its own process:
   sliding windows (roi 224x224x144, overlap 0.5) over the validation items, as the MONAI tutorial does.
 - `gpu-cache`: the same epoch with the whole data set cached on the GPU (MONAI's fast-training recipe:
   `ToDeviced` at the end of the cached part, `ThreadDataLoader` with no workers, random crops, flips and
-  intensity changes on the GPU). Images are cached as float16 (AMP computes in 16 bits anyway) and regions
-  as uint8, about 100 MB per full-size case, so 388 cases take about 38 GB of GPU memory.
+  intensity changes on the GPU). The cache is what `brats_train` caches: each case's brain box, float16
+  images and one uint8 label map, about 30 MB a full-size case, so 388 cases take about 12 GB of GPU memory.
 - `predict`: `brats_predict`'s path per case (load the NIfTI files, preprocess, infer, back to the original
   grid, write the label map), with the default (one roi window over the brain) and the tutorial's inference (roi 224x224x144,
   overlap 0.5, AMP).
@@ -56,23 +56,23 @@ def epoch(mode: str, data: Path, n_train: int, n_val: int, roi, workers: int) ->
     "One epoch (training over n_train items, then validation over n_val) with the data cached in `mode`."
     import torch
     from monai.data import CacheDataset, ThreadDataLoader
-    from monai.transforms import CastToTyped, Compose, ToDeviced
+    from monai.transforms import Compose, ToDeviced
     from brats_nbdev.core import keep_freed_memory, resolve_amp
     from brats_nbdev.model import build_model
     from brats_nbdev.train import dice_loss, train_step, validate
     from brats_nbdev.transforms import (augment_transforms, load_transforms, make_dataset, make_loader,
-                                        preprocess_transforms, train_transforms, val_transforms)
+                                        preprocess_transforms, train_transforms, unpack_transforms,
+                                        val_transforms)
     keep_freed_memory()
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     train_items, val_items = items_for(data, n_train, n_val)
     start = time.perf_counter()
     if mode == 'gpu-cache':
-        to_gpu = [CastToTyped('image', torch.float16), ToDeviced(['image', 'label'], device)]
-        cast_back = [CastToTyped('image', torch.float32)]
-        augment = augment_transforms(roi)  # pad, crop, then flips and intensity: back to float32 after the crop
-        train_tf = Compose(load_transforms() + preprocess_transforms() + to_gpu + augment[:2] + cast_back + augment[2:])
+        to_gpu = [ToDeviced(['image', 'label'], device)]  # the cached part: float16 brain boxes, uint8 label maps
+        train_tf = Compose(load_transforms() + preprocess_transforms() + to_gpu + augment_transforms(roi))
         train_ds = CacheDataset(train_items, train_tf, num_workers=workers, copy_cache=False, progress=False)
-        val_ds = CacheDataset(val_items, Compose(load_transforms() + preprocess_transforms() + to_gpu + cast_back),
+        val_ds = CacheDataset(val_items, Compose(load_transforms() + preprocess_transforms() + to_gpu
+                                                 + unpack_transforms()),
                               num_workers=workers, copy_cache=False, progress=False)
         train_loader = ThreadDataLoader(train_ds, batch_size=1, shuffle=True, num_workers=0)
         val_loader = ThreadDataLoader(val_ds, batch_size=1, num_workers=0)

@@ -118,12 +118,13 @@ def brats_synth(
     shape: tuple = (240, 240, 155),  # Field of view X Y Z in mm (the grid at 1 mm)
     layout: str = 'msd',  # Folder layout, and with it the label convention
     seed: int = 0,  # Random seed: the same seed writes the same files
-    test_cases: int = 0,  # Unlabelled test cases (MSD imagesTs only)
+    test_cases: int = 0,  # Unlabelled test cases (imagesTs; MSD and nnU-Net layouts)
     fixed_geometry: bool = False,  # Write every case RAS at 1 mm (default: cycle orientations and spacings)
+    workers: int = 1,  # Processes writing cases at once (0: one per CPU core)
 ):
     "Write a synthetic brain-tumour data set as real NIfTI files in an MSD or BraTS layout."
     root = write_synthetic_dataset(out, cases, tuple(shape), layout, seed, vary_geometry=not fixed_geometry,
-                                   test_cases=test_cases)
+                                   test_cases=test_cases, workers=workers)
     print(
         f"wrote {cases} {layout} case(s){f' and {test_cases} test case(s)' if test_cases else ''} to {root}"
     )

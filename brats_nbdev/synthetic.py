@@ -5,6 +5,7 @@
 # %% ../nbs/02_synthetic.ipynb #43142117
 from __future__ import annotations
 import os, shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nibabel as nib
@@ -172,21 +173,35 @@ def _nnunet_dataset_json(names: list) -> dict:
     }
 
 # %% ../nbs/02_synthetic.ipynb #02610bb8
+def _write_synthetic_case(out: Path, layout: str, name: str, i: int, shape, seed: int, vary_geometry: bool,
+                          section: str):
+    "Generate and write case number `i` of a synthetic data set (one task of `write_synthetic_dataset`)."
+    axcodes, spacing = GEOMETRIES[i % len(GEOMETRIES)] if vary_geometry else ('RAS', 1.0)
+    case = synthetic_case(shape, seed=[seed, i], spacing=spacing)
+    image, affine = reorient(np.moveaxis(case['image'], 0, -1), case['affine'], axcodes)
+    labels, _ = reorient(roles_to_labels(case['roles'], 'msd' if layout in ('msd', 'nnunet') else layout),
+                         case['affine'], axcodes)
+    _write_case(out, layout, name, np.moveaxis(image, -1, 0), labels, affine, section)
+
+
 def write_synthetic_dataset(out, cases: int = 8, shape=(96, 96, 64), layout: str = 'msd', seed: int = 0,
-                            vary_geometry: bool = True, test_cases: int = 0, progress: bool = True) -> Path:
+                            vary_geometry: bool = True, test_cases: int = 0, progress: bool = True,
+                            workers: int = 1) -> Path:
     "Write `cases` cases (+ `test_cases` unlabelled, MSD and nnU-Net) into `out` in `layout`; same seed, same bytes."
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     if test_cases and layout not in ('msd', 'nnunet'):
         raise ValueError("test_cases are written for the MSD and nnU-Net layouts only")
     out, names = Path(out), [_case_name(layout, i) for i in range(cases + test_cases)]
-    for i, name in enumerate(tqdm(names, desc=f'writing {layout} cases', disable=not progress, leave=False)):
-        axcodes, spacing = GEOMETRIES[i % len(GEOMETRIES)] if vary_geometry else ('RAS', 1.0)
-        case = synthetic_case(shape, seed=[seed, i], spacing=spacing)
-        image, affine = reorient(np.moveaxis(case['image'], 0, -1), case['affine'], axcodes)
-        labels, _ = reorient(roles_to_labels(case['roles'], 'msd' if layout in ('msd', 'nnunet') else layout),
-                             case['affine'], axcodes)
-        _write_case(out, layout, name, np.moveaxis(image, -1, 0), labels, affine, 'Tr' if i < cases else 'Ts')
+    tasks = [(out, layout, name, i, shape, seed, vary_geometry, 'Tr' if i < cases else 'Ts')
+             for i, name in enumerate(names)]
+    workers = workers or os.cpu_count()
+    bar = dict(total=len(tasks), desc=f'writing {layout} cases', disable=not progress, leave=False)
+    if workers == 1:
+        for task in tqdm(tasks, **bar): _write_synthetic_case(*task)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            for _ in tqdm(pool.map(_write_synthetic_case, *zip(*tasks)), **bar): pass
     if layout == 'msd': save_json(_msd_dataset_json(names[:cases], names[cases:]), out / 'dataset.json')
     if layout == 'nnunet': save_json(_nnunet_dataset_json(names[:cases]), out / 'dataset.json')
     return out

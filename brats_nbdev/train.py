@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 import yaml
 from fastcore.basics import patch
-from monai.data import DistributedSampler
+from monai.data import partition_dataset
 from monai.inferers import sliding_window_inference
 from monai.losses import DiceLoss
 from monai.metrics import DiceMetric
@@ -26,13 +26,15 @@ from .data import REGIONS, find_cases, load_split, make_split, save_split
 from .model import (MODEL_DEFAULTS, VAE_LOSS_WEIGHT, build_model, check_input_size,
                                read_checkpoint, save_checkpoint)
 from .synthetic import synthetic_data_dir
-from .transforms import CACHES, make_dataset, make_loader, train_transforms, val_transforms
+from .transforms import (CACHES, choose_cache, make_dataset, make_loader, train_transforms,
+                                    val_transforms)
 
 # %% auto #0
-__all__ = ['CPU_SYNTHETIC_PRESET', 'TRACKING_MODES', 'CONFIG_CHOICES', 'METRIC_COLUMNS', 'RUNTIME_FIELDS', 'TrainConfig',
-           'default_config', 'validate_config', 'save_config', 'read_config_file', 'seed_epoch', 'run_split',
-           'dice_loss', 'segmentation_logits', 'train_step', 'validate', 'model_overrides', 'write_metrics',
-           'read_metrics', 'Callback', 'Learner', 'save_training_checkpoint', 'train', 'format_result']
+__all__ = ['CPU_SYNTHETIC_PRESET', 'TRACKING_MODES', 'CACHE_DTYPES', 'CONFIG_CHOICES', 'METRIC_COLUMNS', 'RUNTIME_FIELDS',
+           'TrainConfig', 'default_config', 'validate_config', 'save_config', 'read_config_file', 'seed_epoch',
+           'run_split', 'dice_loss', 'segmentation_logits', 'train_step', 'stitching_device', 'validate',
+           'model_overrides', 'write_metrics', 'read_metrics', 'Callback', 'Learner', 'save_training_checkpoint',
+           'train', 'format_result']
 
 # %% ../nbs/05_train.ipynb #1d496108
 @dataclass
@@ -59,8 +61,10 @@ class TrainConfig:
     seed: int = 0  # Random seed of the split, the initial weights and every epoch's augmentation
     deterministic: bool = False  # Use deterministic algorithms only (slower on a GPU)
     amp: str = 'auto'  # Precision; auto: bf16 where the device computes it fast, fp16 on older GPUs, else fp32
-    cache: str = 'memory'  # Where preprocessed cases are kept between epochs
+    cache: str = 'auto'  # Where preprocessed cases are kept between epochs; auto: memory if they fit, else disk
+    cache_memory_gb: float|None = None  # With cache auto: GB of memory the cache may take (default: free less a reserve)
     cache_rate: float = 1.0  # Share of the training cases kept in the memory cache
+    cache_dtype: str = 'float16'  # Type of the cached images: float16 takes half of float32's memory
     num_workers: int = 0  # Data-loader worker processes (0: load in the training process)
     threads: int|None = None  # CPU threads for torch (default: all cores)
     wandb: str = 'offline'  # W&B tracking; offline writes under the run folder, online needs an API key
@@ -79,7 +83,9 @@ def default_config(synthetic: bool, **settings) -> TrainConfig:
 
 # %% ../nbs/05_train.ipynb #9fc302ed
 TRACKING_MODES = ('online', 'offline', 'disabled')
-CONFIG_CHOICES = {'model': tuple(MODEL_DEFAULTS), 'amp': AMP_MODES, 'cache': CACHES, 'wandb': TRACKING_MODES}
+CACHE_DTYPES = ('float16', 'float32')
+CONFIG_CHOICES = {'model': tuple(MODEL_DEFAULTS), 'amp': AMP_MODES, 'cache': CACHES, 'cache_dtype': CACHE_DTYPES,
+                  'wandb': TRACKING_MODES}
 
 # %% ../nbs/05_train.ipynb #7808616d
 def validate_config(c: TrainConfig) -> TrainConfig:
@@ -162,6 +168,15 @@ def train_step(
     scaler.update()
     return loss.item()
 
+# %% ../nbs/05_train.ipynb #a0cca41b
+def stitching_device(image: torch.Tensor, device) -> torch.device:
+    "Where sliding windows over `image` are stitched: on `device` if a GPU has room for it, else on the CPU."
+    device = torch.device(device)
+    if device.type != 'cuda': return device
+    # float32 logits, their weights and a sigmoid copy of 3 channels, the input, and 1 GB to spare
+    need = image[0, 0].numel() * 4 * (3 * 3 + image.shape[1]) + 2**30
+    return device if torch.cuda.mem_get_info(device)[0] > need else torch.device('cpu')
+
 # %% ../nbs/05_train.ipynb #0c13df7e
 def validate(model, loader, device, amp: str, roi, sw_batch_size: int = 1, overlap: float = 0.5,
              progress: bool = False, keep_example: bool = False) -> dict:
@@ -172,11 +187,11 @@ def validate(model, loader, device, amp: str, roi, sw_batch_size: int = 1, overl
     example = None
     with torch.inference_mode(), autocast(device, amp):
         for batch in tqdm(loader, desc='validating', leave=False, disable=not progress):
-            logits = sliding_window_inference(
-                batch['image'].to(device), roi, sw_batch_size, predictor, overlap=overlap
-            )
+            stitch = stitching_device(batch['image'], device)
+            logits = sliding_window_inference(batch['image'].to(stitch), roi, sw_batch_size, predictor,
+                                              overlap=overlap, sw_device=device, device=stitch)
             pred = logits.float().sigmoid() > 0.5
-            metric(y_pred=pred, y=batch['label'].to(device).float())
+            metric(y_pred=pred, y=batch['label'].to(stitch).float())
             if keep_example and example is None:
                 example = (batch['image'][0].cpu(), batch['label'][0].cpu(), pred[0].cpu())
     per_region = metric.aggregate()
@@ -222,7 +237,8 @@ class Callback:
     def after_fit(self, learn): "After the last epoch; `learn.result` is what `fit` returns."
 
 # %% ../nbs/05_train.ipynb #5c2c5629
-RUNTIME_FIELDS = ('epochs', 'progress', 'num_workers', 'threads', 'wandb', 'resume', 'cache', 'cache_rate')
+RUNTIME_FIELDS = ('epochs', 'progress', 'num_workers', 'threads', 'wandb', 'resume', 'cache', 'cache_rate',
+                  'cache_memory_gb')
 
 def _resumed_config(c: TrainConfig) -> tuple:
     "The configuration saved in the run's `last.pt` with `c`'s runtime settings, and that checkpoint."
@@ -249,8 +265,16 @@ class Learner:
         for cb in self.cbs: getattr(cb, event)(self)
 
 # %% ../nbs/05_train.ipynb #c32b8112
-def _datasets(c: TrainConfig, run_dir: Path):
-    "The training and validation datasets of a run, and its split."
+def _shard(items: list, seed: int, training: bool) -> list:
+    "This process's share of `items` under DDP (MONAI's `partition_dataset`); all of them otherwise."
+    if not dist.is_initialized(): return items
+    # training shards: shuffled once, padded to equal length so that every process takes as many steps
+    return partition_dataset(items, num_partitions=dist.get_world_size(), shuffle=training, seed=seed,
+                             even_divisible=training)[dist.get_rank()]
+
+
+def _datasets(c: TrainConfig, run_dir: Path, device=None):
+    "The training and validation datasets of a run (this process's shards of them), and its split."
     if c.data_dir: data_dir = Path(c.data_dir)
     else:
         if is_main_process(): synthetic_data_dir(c.synthetic_cases, c.synthetic_shape, c.seed, c.progress)
@@ -258,11 +282,20 @@ def _datasets(c: TrainConfig, run_dir: Path):
         data_dir = synthetic_data_dir(c.synthetic_cases, c.synthetic_shape, c.seed, progress=False)
     cases = {x.id: x for x in find_cases(data_dir)}
     split = run_split(c, list(cases), run_dir)
-    persist = dict(cache_dir=cache_root() / 'preprocessed') if c.cache == 'disk' else {}
-    items = lambda part: [cases[i].as_dict() for i in split[part]]
-    train_ds = make_dataset(items('train'), train_transforms(c.roi, c.pixdim), c.cache, cache_rate=c.cache_rate,
-                            progress=c.progress and is_main_process(), **persist)
-    return train_ds, make_dataset(items('val'), val_transforms(c.pixdim), c.cache, **persist), split
+    train_items, val_items = (_shard([cases[i].as_dict() for i in split[part]], c.seed, part == 'train')
+                              for part in ('train', 'val'))
+    if dist.is_initialized():
+        print(f"rank {dist.get_rank()}/{dist.get_world_size()}: caching {len(train_items)} of "
+              f"{len(split['train'])} training and {len(val_items)} of {len(split['val'])} validation cases",
+              flush=True)
+    cache_dir, dtype = cache_root() / 'preprocessed', getattr(torch, c.cache_dtype)
+    train_tf = train_transforms(c.roi, c.pixdim, image_dtype=dtype)
+    val_tf = val_transforms(c.pixdim, image_dtype=dtype)
+    cache = c.cache if c.cache != 'auto' else choose_cache(
+        train_items + val_items, val_tf, c.cache_memory_gb, cache_dir, verbose=is_main_process(), device=device)
+    train_ds = make_dataset(train_items, train_tf, cache, cache_dir, c.cache_rate,
+                            progress=c.progress and is_main_process(), device=device)
+    return train_ds, make_dataset(val_items, val_tf, cache, cache_dir, device=device), split
 
 # %% ../nbs/05_train.ipynb #cf7036bf
 @patch
@@ -277,14 +310,13 @@ def setup(self: Learner):
     if is_main_process():
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_config(c, self.run_dir / 'config.yaml')
-    self.train_ds, self.val_ds, self.split = _datasets(c, self.run_dir)
+    self.train_ds, self.val_ds, self.split = _datasets(c, self.run_dir, self.device)
     seed_epoch(c.seed, 0, c.deterministic)  # epoch 0: the initial weights
     self.model = build_model(c.model, **model_overrides(c)).to(self.device)
     if ckpt: self.model.load_state_dict(ckpt.state_dict)
     self.net = torch.nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
     self._optimisation()
-    sampler = DistributedSampler(self.val_ds, shuffle=False, even_divisible=False) if self.world > 1 else None
-    self.val_loader = make_loader(self.val_ds, 1, sampler=sampler)
+    self.val_loader = make_loader(self.val_ds, 1)
 
 # %% ../nbs/05_train.ipynb #e4cc3ae1
 @patch
@@ -311,10 +343,8 @@ def train_epoch(self: Learner) -> float:
     "Train one epoch; the mean loss over all processes."
     c = self.c
     seed_epoch(c.seed, self.epoch, c.deterministic)
-    sampler = DistributedSampler(self.train_ds, shuffle=True, seed=c.seed) if dist.is_initialized() else None
-    if sampler: sampler.set_epoch(self.epoch)
-    loader = make_loader(self.train_ds, c.batch_size, shuffle=sampler is None, sampler=sampler,
-                         num_workers=c.num_workers, persistent_workers=False)
+    loader = make_loader(self.train_ds, c.batch_size, shuffle=True, num_workers=c.num_workers,
+                         persistent_workers=False)
     self.net.train()
     losses, self.lr = [], self.sched.get_last_lr()[0]
     bar = tqdm(loader, desc=f'epoch {self.epoch}/{c.epochs}', leave=False, disable=not self.show)

@@ -4,22 +4,32 @@
 
 # %% ../nbs/03_transforms.ipynb #23ec5beb
 from __future__ import annotations
+import enum, hashlib, json, os, shutil, time, warnings
+from copy import deepcopy
 from pathlib import Path
 
+import monai
 import numpy as np
+import psutil
 import torch
-from monai.data import CacheDataset, DataLoader, Dataset, PersistentDataset
+from monai.data import CacheDataset, DataLoader, Dataset, PersistentDataset, ThreadDataLoader
 from monai.data.utils import json_hashing
-from monai.transforms import (CastToTyped, Compose, Invertd, LoadImaged, MapTransform, NormalizeIntensityd,
-                              Orientationd, RandFlipd, RandScaleIntensityd, RandShiftIntensityd,
-                              RandSpatialCropd, Spacingd, SpatialPadd)
+from monai.utils import convert_to_tensor
+from monai.transforms import (CastToTyped, Compose, CropForegroundd, Invertd, LoadImaged, MapTransform,
+                              NormalizeIntensityd, Orientationd, RandFlipd, RandomizableTrait, RandScaleIntensityd,
+                              RandShiftIntensityd, RandSpatialCropd, Spacingd, SpatialPadd, ToDeviced,
+                              Transform)
 
+from . import __version__
+from .core import atomic_path
 from .data import MODALITIES, REGIONS, get_convention
 
 # %% auto #0
-__all__ = ['CACHES', 'labels_to_regions', 'enforce_nesting', 'regions_to_labels', 'LabelsToRegionsd', 'ReorderVolumesd',
-           'ThreadSafeLoadImaged', 'load_transforms', 'preprocess_transforms', 'augment_transforms', 'train_transforms',
-           'val_transforms', 'infer_transforms', 'invert_transforms', 'make_dataset', 'make_loader']
+__all__ = ['SEED_SLACK', 'MEMORY_RESERVE_GB', 'GPU_RESERVE_GB', 'CACHES', 'labels_to_regions', 'enforce_nesting',
+           'regions_to_labels', 'LabelsToRegionsd', 'ReorderVolumesd', 'ThreadSafeLoadImaged', 'load_transforms',
+           'is_nonzero', 'preprocess_transforms', 'unpack_transforms', 'augment_transforms', 'train_transforms',
+           'val_transforms', 'infer_transforms', 'invert_transforms', 'cached_part', 'settings_key', 'case_hash',
+           'DiskCacheDataset', 'cache_estimate', 'choose_cache', 'make_dataset', 'make_loader']
 
 # %% ../nbs/03_transforms.ipynb #86a9a90a
 def labels_to_regions(label, convention):
@@ -28,7 +38,8 @@ def labels_to_regions(label, convention):
     if label.ndim == 4 and label.shape[0] == 1: label = label[0]
     if isinstance(label, torch.Tensor):
         return torch.stack(
-            [torch.isin(label, torch.tensor(c.regions[r], dtype=label.dtype)) for r in REGIONS]
+            [torch.isin(label, torch.tensor(c.regions[r], dtype=label.dtype, device=label.device))
+             for r in REGIONS]
         )
     return np.stack([np.isin(label, c.regions[r]) for r in REGIONS])
 
@@ -94,52 +105,68 @@ class ThreadSafeLoadImaged(LoadImaged):
 
 # %% ../nbs/03_transforms.ipynb #4b391869
 def load_transforms(with_label: bool = True) -> list:
-    "Read a case's files into 4 channels (FLAIR, T1, T1Gd, T2) and, `with_label`, TC/WT/ET regions."
+    "Read a case's files into 4 channels (FLAIR, T1, T1Gd, T2) and, `with_label`, its label map."
     keys = ['image', 'label'] if with_label else ['image']
-    return [ThreadSafeLoadImaged(keys, ensure_channel_first=True, image_only=True), ReorderVolumesd('image'),
-            *([LabelsToRegionsd('label')] if with_label else [])]
+    return [ThreadSafeLoadImaged(keys, ensure_channel_first=True, image_only=True), ReorderVolumesd('image')]
 
 # %% ../nbs/03_transforms.ipynb #0fabdb0e
-def preprocess_transforms(with_label: bool = True, pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS') -> list:
-    "The deterministic part: orientation, spacing (bilinear images, nearest regions), brain-wise normalisation."
+def is_nonzero(x):
+    "The voxels that carry signal: skull-stripped MRI is exactly 0 outside the brain."
+    return x != 0
+
+
+def preprocess_transforms(with_label: bool = True, pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS',
+                          crop_to_brain: bool = True, image_dtype=torch.float16) -> list:
+    "The deterministic part: orientation, spacing, the brain's box, brain-wise normalisation, cache types."
     keys, modes = (['image', 'label'], ('bilinear', 'nearest')) if with_label else (['image'], ('bilinear',))
+    crop = CropForegroundd(keys, source_key='image', select_fn=is_nonzero, allow_smaller=True)
     # labels from the image's own space (MONAI's coming default)
     return [Orientationd(keys, axcodes=axcodes, labels=None),
             Spacingd(keys, pixdim=pixdim, mode=modes),
+            *([crop] if crop_to_brain else []),
             NormalizeIntensityd('image', nonzero=True, channel_wise=True),
-            # 0/1 regions: a quarter of float32's bytes
-            *([CastToTyped('label', torch.uint8)] if with_label else [])]
+            CastToTyped(keys, dtype=[image_dtype, torch.uint8][:len(keys)])]
+
+
+def unpack_transforms(with_label: bool = True) -> list:
+    "After the cache: images back to float32, the label map made into TC, WT, ET regions."
+    return [CastToTyped('image', torch.float32), *([LabelsToRegionsd('label')] if with_label else [])]
 
 # %% ../nbs/03_transforms.ipynb #acce1598
+SEED_SLACK = (16, 16, 11)  # the room a 224x224x144 crop has in a 240x240x155 BraTS volume
+
+
 def augment_transforms(roi_size=(224, 224, 144), flip_prob: float = 0.5, scale: float = 0.1,
-                       shift: float = 0.1) -> list:
-    "The random part: a `roi_size` crop (padding smaller volumes), flips on each axis, intensity scale and shift."
-    keys = ['image', 'label']
-    return [SpatialPadd(keys, spatial_size=roi_size),
-            RandSpatialCropd(keys, roi_size=roi_size, random_size=False),
+                       shift: float = 0.1, slack=SEED_SLACK) -> list:
+    "The random part: a `roi_size` crop with `slack` to move in (padding small volumes), flips, intensity."
+    keys, room = ['image', 'label'], [int(r) + int(s) for r, s in zip(roi_size, slack)]
+    # the first crop, random, ends the cache: it holds the brain's box, not a padded copy
+    return [RandSpatialCropd(keys, roi_size=room, random_size=False),
             *[RandFlipd(keys, prob=flip_prob, spatial_axis=axis) for axis in range(3)],
+            SpatialPadd(keys, spatial_size=room),
+            RandSpatialCropd(keys, roi_size=roi_size, random_size=False),
+            *unpack_transforms(),
             RandScaleIntensityd('image', factors=scale, prob=1.0),
             RandShiftIntensityd('image', offsets=shift, prob=1.0)]
 
 # %% ../nbs/03_transforms.ipynb #0457e957
 def train_transforms(
-    roi_size=(224, 224, 144), pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS', **augment
+    roi_size=(224, 224, 144), pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS', image_dtype=torch.float16, **augment
 ) -> Compose:
-    "The seed's training pipeline: load, preprocess, augment."
-    return Compose(
-        load_transforms()
-        + preprocess_transforms(True, pixdim, axcodes)
-        + augment_transforms(roi_size, **augment)
-    )
+    "The seed's training pipeline: load, preprocess, augment (which unpacks after the crop)."
+    return Compose(load_transforms() + preprocess_transforms(True, pixdim, axcodes, image_dtype=image_dtype)
+                   + augment_transforms(roi_size, **augment))
 
 
-def val_transforms(pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS') -> Compose:
-    "Validation: load and preprocess the whole case, image and regions."
-    return Compose(load_transforms() + preprocess_transforms(True, pixdim, axcodes))
+def val_transforms(pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS', image_dtype=torch.float16) -> Compose:
+    "Validation: load and preprocess the whole case (its brain's box), image and regions."
+    return Compose(load_transforms() + preprocess_transforms(True, pixdim, axcodes, image_dtype=image_dtype)
+                   + unpack_transforms())
 
 def infer_transforms(pixdim=(1.0, 1.0, 1.0), axcodes: str = 'RAS') -> Compose:
     "Inference: load and preprocess the image only, recording what `invert_transforms` needs to undo it."
-    return Compose(load_transforms(False) + preprocess_transforms(False, pixdim, axcodes))
+    return Compose(load_transforms(False) + preprocess_transforms(False, pixdim, axcodes, crop_to_brain=False,
+                                                                  image_dtype=torch.float32))
 
 # %% ../nbs/03_transforms.ipynb #92b63f7c
 def invert_transforms(
@@ -148,22 +175,116 @@ def invert_transforms(
     "Undo `preprocessing` on `keys` (a prediction) to the grid and orientation of the original `orig_key`."
     return Invertd(keys, transform=preprocessing, orig_keys=orig_key, nearest_interp=nearest)
 
+# %% ../nbs/03_transforms.ipynb #380ed3ea
+def _plain(value, depth: int = 0):
+    "A JSON picture of a setting: simple values as they are, objects by their own public attributes."
+    if isinstance(value, enum.Enum): return value.value
+    if isinstance(value, (bool, int, float, str, type(None))): return value
+    if isinstance(value, (list, tuple)): return [_plain(v, depth) for v in value]
+    if isinstance(value, dict): return {str(k): _plain(v, depth) for k, v in sorted(value.items(), key=str)}
+    if isinstance(value, (np.ndarray, torch.Tensor)): return np.asarray(value).tolist()
+    if isinstance(value, (torch.dtype, np.dtype, type)): return str(value)
+    if callable(value) and hasattr(value, '__qualname__'): return value.__qualname__  # a notebook's module is __main__
+    if hasattr(value, '__dict__') and depth < 4:
+        return {type(value).__name__: {k: _plain(v, depth + 1) for k, v in sorted(vars(value).items())
+                                       if not k.startswith('_')}}
+    return type(value).__name__
+
+# %% ../nbs/03_transforms.ipynb #cf7ac13d
+def cached_part(transform: Compose) -> Compose:
+    "The deterministic prefix of `transform`: what MONAI's caching datasets keep."
+    first = transform.get_index_of_first(lambda t: isinstance(t, RandomizableTrait) or not isinstance(t, Transform))
+    return Compose(transform.transforms[:first])
+
+
+def settings_key(transform: Compose) -> str:
+    "A short hash of every setting of `transform`'s cached part, and of the versions that compute it."
+    picture = [monai.__version__, __version__, _plain(list(cached_part(transform).transforms))]
+    return hashlib.sha256(json.dumps(picture, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def case_hash(item: dict) -> bytes:
+    "The hash of a case record and of the size and time of each of its files: a file replaced is a new case."
+    files = [Path(v) for v in json.loads(json.dumps(list(item.values()), default=str)) for v in
+             (v if isinstance(v, list) else [v]) if isinstance(v, str) and Path(v).is_file()]
+    stamps = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return json_hashing([json.loads(json.dumps(item, default=str, sort_keys=True)), stamps])
+
+# %% ../nbs/03_transforms.ipynb #9ade8b76
+class DiskCacheDataset(PersistentDataset):
+    "MONAI's `PersistentDataset` in a folder per `settings_key`; each entry is written beside its name, then renamed."
+    def __init__(self, items: list, transform: Compose, cache_dir):
+        super().__init__(items, transform, cache_dir=Path(cache_dir) / settings_key(transform), hash_func=case_hash)
+        for stale in self.cache_dir.glob('.tmp-*'):  # left by a killed run an hour or more ago
+            if time.time() - stale.stat().st_mtime > 3600: stale.unlink(missing_ok=True)
+
+    def _cachecheck(self, item_transformed):
+        entry = self.cache_dir / f"{self.hash_func(item_transformed).decode()}.pt"
+        if entry.is_file():
+            try: return torch.load(entry, weights_only=self.weights_only)
+            except Exception as e: warnings.warn(f"{entry}: unreadable cache entry ({e}); preprocessing it again")
+        result = self._pre_transform(deepcopy(item_transformed))
+        with atomic_path(entry) as tmp:
+            torch.save(convert_to_tensor(result, convert_numeric=False, track_meta=self.track_meta), tmp)
+        return result
+
+# %% ../nbs/03_transforms.ipynb #7357f70b
+MEMORY_RESERVE_GB = 4.0  # kept free for the model, the loader, the system, at the least
+GPU_RESERVE_GB = 24.0  # kept free on a GPU for the training step (a generous guess, not measured here)
+
+
+def cache_estimate(items: list, transform: Compose, sample: int = 2) -> tuple[float, float]:
+    "GB a cache of `items` would take, from the cached part of `transform` run on the first `sample`, and GB a case."
+    cached = cached_part(transform)
+    sizes = [sum(v.nbytes for v in cached(item).values() if isinstance(v, torch.Tensor)) for item in items[:sample]]
+    per_case = float(np.mean(sizes)) / 2**30 if sizes else 0.0
+    return per_case * len(items), per_case
+
+
+def choose_cache(items: list, transform: Compose, memory_gb: float | None = None, cache_dir=None,
+                 sample: int = 2, verbose: bool = True, device=None) -> str:
+    "The GPU or memory if the cache fits (default: what is free less a reserve), else disk if it fits, else none."
+    need, per_case = cache_estimate(items, transform, sample)
+    ranks = int(os.environ.get('LOCAL_WORLD_SIZE', 1))  # processes of this machine, each with its own cache
+    if memory_gb is None:
+        free = psutil.virtual_memory().available / 2**30
+        memory_gb, why = (free - max(MEMORY_RESERVE_GB, 0.2 * free)) / ranks, f"{free:.1f} GB free, less a reserve"
+    else: why = 'the memory limit'
+    gpu_gb = (torch.cuda.mem_get_info(device)[0] / 2**30 - GPU_RESERVE_GB
+              if device is not None and torch.device(device).type == 'cuda' else 0.0)
+    where = Path(cache_dir or '.').absolute()
+    disk = shutil.disk_usage(next(p for p in [where, *where.parents] if p.exists())).free / 2**30
+    choice = ('gpu' if need <= gpu_gb else 'memory' if need <= memory_gb else
+              'disk' if cache_dir is not None and need * 1.1 + 2 <= disk else 'none')
+    if verbose:
+        print(f"cache: {choice} ({len(items)} cases x {per_case * 1024:.0f} MB = {need:.2f} GB; memory for it "
+              f"{max(memory_gb, 0):.2f} GB ({why})" + (f", GPU {gpu_gb:.1f} GB" if gpu_gb else '')
+              + f"; disk {disk:.0f} GB free)", flush=True)
+    return choice
+
 # %% ../nbs/03_transforms.ipynb #343dc172
-CACHES = ('none', 'memory', 'disk')
+CACHES = ('auto', 'gpu', 'memory', 'disk', 'none')
 
 
 def make_dataset(items: list, transform: Compose, cache: str = 'memory', cache_dir=None,
-                 cache_rate: float = 1.0, num_workers: int = 0, progress: bool = False) -> Dataset:
-    "A MONAI dataset of `items`, the deterministic part of `transform` cached in memory, on disk, or not."
+                 cache_rate: float = 1.0, num_workers: int = 0, progress: bool = False,
+                 memory_gb: float | None = None, device=None) -> Dataset:
+    "A MONAI dataset of `items`, the deterministic part of `transform` cached on `device`, in memory, on disk, or not."
+    if cache == 'auto': cache = choose_cache(items, transform, memory_gb, cache_dir, device=device)
+    if cache == 'gpu':  # MONAI's fast-training recipe: the cache ends on the device, the random part runs there
+        head = list(cached_part(transform).transforms)
+        transform = Compose([*head, ToDeviced(['image', 'label'], device or 'cuda', allow_missing_keys=True),
+                             *transform.transforms[len(head):]])
     # copy_cache=False: the random transforms make new tensors, so the cache needs no defensive copy
-    if cache == 'memory':
-        return CacheDataset(items, transform, cache_rate=cache_rate, num_workers=num_workers or None,
-                            progress=progress, copy_cache=False)
+    if cache in ('memory', 'gpu'):
+        dataset = CacheDataset(items, transform, cache_rate=cache_rate, num_workers=num_workers or None,
+                               progress=progress, copy_cache=False)
+        dataset.on_device = cache == 'gpu'
+        return dataset
     if cache == 'disk':
         if cache_dir is None:
             raise ValueError("cache='disk' needs a cache_dir to keep the preprocessed cases in")
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        return PersistentDataset(items, transform, cache_dir=cache_dir, hash_transform=json_hashing)
+        return DiskCacheDataset(items, transform, cache_dir)
     if cache == 'none': return Dataset(items, transform)
     raise ValueError(f"Unknown cache {cache!r}: choose one of {', '.join(CACHES)}")
 
@@ -172,5 +293,8 @@ def make_loader(
     dataset: Dataset, batch_size: int = 1, shuffle: bool = False, num_workers: int = 0, **kwargs
 ) -> DataLoader:
     "A MONAI `DataLoader`; with workers, they stay alive between epochs unless `persistent_workers=False`."
+    if getattr(dataset, 'on_device', False):  # cached on the GPU: no worker processes, MONAI's thread loader
+        kwargs.pop('persistent_workers', None)
+        return ThreadDataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=0, **kwargs)
     kwargs.setdefault('persistent_workers', num_workers > 0)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, **kwargs)
