@@ -2,10 +2,12 @@
 cases grows, for each cache mode, against the float32 full-grid cache of before; then one real-size rehearsal
 of `brats_train` over a Task01-sized synthetic set.
 
-    python bench/cache_scale.py [--cases 24 96] [--rehearsal 484] [--workers 2] [--out /tmp/bench-scale]
+    python bench/cache_scale.py [--cases 24 96] [--unique 96] [--rehearsal 484] [--workers 2] [--out DIR]
 
-The cases are synthetic, full size (240x240x155 voxels of 1 mm, RAS, the Task01 grid), MSD layout, written
-once with `brats_synth --workers`. Each measurement runs in its own process, so that its peak RSS is its
+The cases are synthetic, full size (240x240x155 voxels of 1 mm, RAS, the Task01 grid), MSD layout: `--unique`
+of them written once with `brats_synth --workers`, and the rehearsal's data set made of that many cases by
+hard links to them under new names (each is read, preprocessed and cached on its own, as a distinct case
+would be, so memory and time are those of distinct cases). Each measurement runs in its own process, so that its peak RSS is its
 own: it builds the seed's training dataset (crop 224x224x144) over the first N cases, fills the cache, and
 times one epoch of loading after the fill (no model). `float32 full grid` is the cache as it was before
 (float32 images on the whole grid, three uint8 region channels); `memory`, `disk` and `none` are today's
@@ -96,12 +98,41 @@ def rehearsal(data: Path, out: Path) -> dict:
             'result': res.stdout.strip().splitlines()[-8:]}
 
 
+def linked_dataset(unique: Path, out: Path, n: int) -> Path:
+    "An MSD-layout data set of `n` cases, hard links cycling through the cases of `unique`."
+    meta = json.loads((unique / 'dataset.json').read_text())
+    sources = meta['training']
+    if (out / 'dataset.json').is_file(): return out
+    for sub in ('imagesTr', 'labelsTr'): (out / sub).mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i in range(n):
+        src, name = sources[i % len(sources)], f'BRATS_{i + 1:03d}.nii.gz'
+        for key, sub in (('image', 'imagesTr'), ('label', 'labelsTr')):
+            os.link(unique / src[key], out / sub / name)
+        entries.append({'image': f'./imagesTr/{name}', 'label': f'./labelsTr/{name}'})
+    (out / 'dataset.json').write_text(json.dumps({**meta, 'numTraining': n, 'training': entries}, indent=2))
+    return out
+
+
+def measure_all(args, data: Path, out: Path) -> list:
+    "Every (cases, cache) row, each in its own process."
+    rows = []
+    for n in args.cases:
+        for mode in ('float32 full grid', 'memory', 'disk', 'none'):
+            if mode == 'float32 full grid' and n > 24: continue  # 170 MB a case: the point is made at 24
+            r = run_worker(data, n, mode, out / f'cache-{n}')
+            rows.append({'cases': n, 'mode': mode, **r}); print(rows[-1], flush=True)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--cases', type=int, nargs='+', default=[24, 96])
     ap.add_argument('--rehearsal', type=int, default=0, help='cases of the brats_train rehearsal (0: none)')
+    ap.add_argument('--unique', type=int, default=96, help='distinct cases to write')
     ap.add_argument('--workers', type=int, default=2)
     ap.add_argument('--out', default=None)
+    ap.add_argument('--reuse', action='store_true', help='reuse the tables measured by an earlier run into --out')
     ap.add_argument('--worker', nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -111,9 +142,11 @@ def main():
     from common import command_line, machine, write_section
     from brats_nbdev.synthetic import write_synthetic_dataset
     out = Path(args.out or tempfile.mkdtemp(prefix='bench-scale-'))
-    total = max(args.cases + [args.rehearsal])
+    total = args.unique
     data = out / f'data-{total}'
-    write_s = {}
+    write_file, write_s = out / 'write_seconds.json', {}
+    if (data / 'dataset.json').is_file() and write_file.is_file():  # written by an earlier run into --out
+        write_s = {int(k): v for k, v in json.loads(write_file.read_text()).items()}
     if not (data / 'dataset.json').is_file():
         for workers, n in ((1, 4), (args.workers, total)):  # the rate of one process, then of several
             start = time.perf_counter()
@@ -121,13 +154,12 @@ def main():
                                     shape=(240, 240, 155), vary_geometry=False, seed=3, workers=workers)
             write_s[workers] = (time.perf_counter() - start) / n
             print(f'writing: {write_s[workers]:.2f} s a case with {workers} worker(s)', flush=True)
-    rows = []
-    for n in args.cases:
-        for mode in ('float32 full grid', 'memory', 'disk', 'none'):
-            if mode == 'float32 full grid' and n > 24: continue  # 170 MB a case: the point is made at 24
-            r = run_worker(data, n, mode, out / f'cache-{n}')
-            rows.append({'cases': n, 'mode': mode, **r}); print(rows[-1], flush=True)
-    crops = run_worker(data, 0, 'crops', out)['crops_per_s']
+        write_file.write_text(json.dumps(write_s))
+    saved = out / 'measurements.json'  # with --reuse: the tables of an earlier run into --out, only the rehearsal again
+    if args.reuse and saved.is_file():
+        rows, crops = (json.loads(saved.read_text())[k] for k in ('rows', 'crops'))
+    else: rows, crops = measure_all(args, data, out), run_worker(data, 0, 'crops', out)['crops_per_s']
+    saved.write_text(json.dumps({'rows': rows, 'crops': crops}))
     print(f'crops per second on one core: {crops:.2f}', flush=True)
     slope = {}
     for mode in ('memory', 'disk', 'none'):
@@ -143,7 +175,7 @@ def main():
 Machine: {machine()}.
 Command: `{command_line()}`; synthetic 240x240x155 cases of 1 mm (the Task01 grid), MSD layout, the seed's
 training pipeline (crop 224x224x144), no model. `float32 full grid` is the cache as it was before the brain's
-box, float16 images and a uint8 label map; each row is its own process.
+box, float16 images and a uint8 label map; each row is its own process.{' With `--reuse`, the tables are those of the previous run into the same folder (same code for the training pipeline); only the rehearsal ran again.' if args.reuse else ''}
 
 | cases | cache | filling it | one epoch after | a case | peak RSS |
 |---|---|---|---|---|---|
@@ -168,10 +200,11 @@ Writing the synthetic set (`write_synthetic_dataset`, as `brats_synth --workers 
 {writes}
 """
     if args.rehearsal:
-        r = rehearsal(data, out)
+        r = rehearsal(linked_dataset(data, out / f'linked-{args.rehearsal}', args.rehearsal), out)
         print(r, flush=True)
         text += f"""
-Rehearsal at real size: `brats_train --data-dir <{args.rehearsal} cases> --roi 64 64 64 --init-filters 8
+Rehearsal at real size: `brats_train --data-dir <{args.rehearsal} cases ({args.unique} distinct files, linked under
+{args.rehearsal} names)> --roi 64 64 64 --init-filters 8
 --epochs 1 --overlap 0` with the default `--cache auto`, which printed `{r['cache_line']}`. It ran to the end
 in {r['seconds'] / 60:.1f} min with a peak RSS of {r['peak_rss_gb']:.2f} GB.
 """

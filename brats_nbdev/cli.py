@@ -15,7 +15,7 @@ from fastcore.meta import delegates
 from .core import is_main_process, keep_freed_memory
 from .data import CONVENTIONS, LAYOUTS, check_dataset, find_cases, scan_inputs
 from .evaluate import cases_to_score, evaluate, write_evaluation
-from .export import EXPORT_FORMATS, ExportedNetwork, export_model, is_export
+from .export import EXPORT_FORMATS, ExportedNetwork, export_bundle, export_model, is_export
 from .metrics import DEFINITIONS
 from .model import CheckpointError, read_checkpoint
 from .predict import predict_cases
@@ -32,7 +32,7 @@ __all__ = ['CHOICES', 'add_option', 'command_parser', 'command', 'field_comments
 
 # %% ../nbs/13_cli.ipynb #b29b6567
 CHOICES = {'layout': LAYOUTS, 'section': ('training', 'test', 'all'), 'convention': tuple(CONVENTIONS),
-           'split': ('val', 'all'), 'format': tuple(EXPORT_FORMATS), **CONFIG_CHOICES}
+           'split': ('val', 'all'), 'format': (*EXPORT_FORMATS, 'bundle'), **CONFIG_CHOICES}
 
 # %% ../nbs/13_cli.ipynb #cbdb0cea
 def _plain_type(anno):
@@ -230,10 +230,12 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, a s
 # %% ../nbs/13_cli.ipynb #b8832853
 @command
 def brats_export(checkpoint:str, # Model checkpoint (brats_train's best.pt, or a state_dict)
-                 out:str, # File to write; the JSON file with what inference needs is written beside it
+                 out:str, # File to write (the JSON file inference needs goes beside it), or a bundle's folder
                  format:str='onnx', # Export format
+                 convention:str='msd', # With --format bundle: label numbering of the bundle's label maps
                 ):
-    "Export a checkpoint's network to run without this package's training code (ONNX Runtime, LibTorch, ...)."
-    try: path = export_model(checkpoint, out, format)
-    except CheckpointError as e: sys.exit(f"brats_export: {e}")
-    print(f"wrote {path} and {path.name}.json")
+    "Export a checkpoint's network to run without this package's training code (ONNX Runtime, LibTorch, MONAI)."
+    try: path = (export_bundle(checkpoint, out, convention) if format == 'bundle'
+                 else export_model(checkpoint, out, format))
+    except (CheckpointError, ValueError) as e: sys.exit(f"brats_export: {e}")
+    print(f"wrote the MONAI bundle {path}" if format == 'bundle' else f"wrote {path} and {path.name}.json")

@@ -4,18 +4,21 @@
 
 # %% ../nbs/12_export.ipynb #df05e1c8
 from __future__ import annotations
-import json, warnings
+import json, os, shutil, uuid, warnings
 from pathlib import Path
 
+import monai
+import nibabel as nib
 import numpy as np
 import torch
 
 from .core import atomic_path, save_json
-from .data import MODALITIES, REGIONS
-from .model import Checkpoint, CheckpointError, read_checkpoint
+from .data import MODALITIES, REGIONS, get_convention
+from .model import Checkpoint, CheckpointError, model_config, read_checkpoint
 
 # %% auto #0
-__all__ = ['EXPORT_FORMATS', 'export_metadata', 'export_model', 'ExportedNetwork', 'is_export', 'parity']
+__all__ = ['EXPORT_FORMATS', 'BUNDLE_NETWORKS', 'export_metadata', 'export_model', 'ExportedNetwork', 'is_export', 'parity',
+           'bundle_inference', 'bundle_metadata', 'export_bundle']
 
 # %% ../nbs/12_export.ipynb #59d49ebf
 EXPORT_FORMATS = {'onnx': '.onnx', 'torchscript': '.ts'}
@@ -89,3 +92,117 @@ def parity(model: torch.nn.Module, exported: ExportedNetwork, image: torch.Tenso
     pa, pb = a.sigmoid() > 0.5, b.sigmoid() > 0.5
     dice = lambda i: float(2 * (pa[:, i] & pb[:, i]).sum() / max(int(pa[:, i].sum() + pb[:, i].sum()), 1))
     return {'max_logit_difference': float((a - b).abs().max()), **{r: dice(i) for i, r in enumerate(REGIONS)}}
+
+# %% ../nbs/12_export.ipynb #6ebdad91
+BUNDLE_NETWORKS = {'segresnet': 'SegResNet', 'swinunetr': 'SwinUNETR'}  # single-output MONAI networks
+
+
+def _bundle_transforms(pixdim) -> dict:
+    "The preprocessing of `infer_transforms` (03_transforms) as a MONAI config."
+    return {'_target_': 'Compose', 'transforms': [
+        {'_target_': 'LoadImaged', 'keys': 'image', 'ensure_channel_first': True, 'image_only': True},
+        {'_target_': 'Orientationd', 'keys': 'image', 'axcodes': 'RAS', 'labels': None},
+        {'_target_': 'Spacingd', 'keys': 'image', 'pixdim': list(pixdim), 'mode': 'bilinear'},
+        {'_target_': 'NormalizeIntensityd', 'keys': 'image', 'nonzero': True, 'channel_wise': True}]}
+
+# %% ../nbs/12_export.ipynb #8c0ba359
+# nesting as regions_to_labels: enhancing where ET, core where TC or ET, edema where any region
+_TO_LABELS = ("$lambda r: torch.where(r[[2]] > 0, @labels#enhancing, torch.where(r[[0]] + r[[2]] > 0, "
+              "@labels#core, torch.where(r.sum(0, keepdim=True) > 0, @labels#edema, 0)))")
+_PREDICT = ("$lambda d: @postprocessing({**d, 'pred': monai.data.MetaTensor(@inferer(d['image'][None].to("
+            "@device), @network)[0].cpu(), meta=d['image'].meta, applied_operations=d['image'].applied_operations)})")
+
+
+def bundle_inference(ckpt: Checkpoint, convention: str = 'msd') -> dict:
+    "configs/inference.json of `ckpt`'s bundle: MONAI components only, writing label maps in `convention`."
+    c = get_convention(convention)
+    post = [{'_target_': 'Activationsd', 'keys': 'pred', 'sigmoid': True},
+            {'_target_': 'Invertd', 'keys': 'pred', 'transform': '@preprocessing', 'orig_keys': 'image',
+             'nearest_interp': False, 'to_tensor': True},
+            {'_target_': 'AsDiscreted', 'keys': 'pred', 'threshold': 0.5},
+            {'_target_': 'Lambdad', 'keys': 'pred', 'func': _TO_LABELS},
+            {'_target_': 'SaveImaged', 'keys': 'pred', 'output_dir': '@output_dir', 'output_postfix': '',
+             'separate_folder': False, 'output_dtype': '$numpy.uint8', 'resample': False, 'print_log': False}]
+    return {
+        'imports': ['$import glob', '$import os'], 'bundle_root': '.', 'dataset_dir': '.',
+        'output_dir': "$os.path.join(@bundle_root, 'predictions')",
+        'device': "$torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
+        'labels': {'edema': c.edema, 'core': c.core, 'enhancing': c.enhancing},
+        'roi': list(ckpt.train_config.get('roi', (224, 224, 144))), 'overlap': 0.5,
+        'datalist': "$[{'image': f} for f in sorted(glob.glob(os.path.join(@dataset_dir, '*.nii.gz')))]",
+        'network_def': {'_target_': BUNDLE_NETWORKS[ckpt.name], **model_config(ckpt.name, **ckpt.config)},
+        'network': '$@network_def.to(@device).eval()',
+        'preprocessing': _bundle_transforms(ckpt.pixdim),
+        'dataset': {'_target_': 'Dataset', 'data': '@datalist', 'transform': '@preprocessing'},
+        'inferer': {'_target_': 'SlidingWindowInferer', 'roi_size': '@roi', 'sw_batch_size': 1,
+                    'overlap': '@overlap', 'mode': 'gaussian'},
+        'postprocessing': {'_target_': 'Compose', 'transforms': post},
+        'predict': _PREDICT,
+        'initialize': ['$torch.set_grad_enabled(False)',
+                       "$@network.load_state_dict(torch.load(os.path.join(@bundle_root, 'models', 'model.pt'), "
+                       "map_location=@device, weights_only=True))"],
+        'run': ['$list(map(@predict, @dataset))'],
+    }
+
+# %% ../nbs/12_export.ipynb #24716eb5
+def bundle_metadata(ckpt: Checkpoint, convention: str = 'msd') -> dict:
+    "configs/metadata.json: the model, its four input channels, its label map and where it came from."
+    c, shape = get_convention(convention), [f'{ckpt.divisor}*n'] * 3
+    labels = {'0': 'background', str(c.edema): 'edema', str(c.core): 'non-enhancing tumour core',
+              str(c.enhancing): 'enhancing tumour'}
+    return {
+        'version': '0.1.0', 'changelog': {'0.1.0': f'exported by brats_nbdev from {ckpt.path.name}'},
+        'monai_version': monai.__version__, 'pytorch_version': torch.__version__.split('+')[0],
+        'numpy_version': np.__version__, 'optional_packages_version': {'nibabel': nib.__version__},
+        'name': f'brats_nbdev {ckpt.name}', 'task': 'Brain tumour segmentation from multimodal MRI',
+        'description': 'TC, WT and ET from FLAIR, T1, T1Gd and T2, written as one label map',
+        'authors': 'brats_nbdev', 'copyright': 'see the brats_nbdev licence', 'data_type': 'nibabel',
+        'intended_use': 'Research only; not for diagnosis',
+        'image_classes': f"4 channels: FLAIR, T1, T1Gd, T2, resampled to {list(ckpt.pixdim)} mm",
+        'label_classes': labels, 'label_convention': convention,
+        'pred_classes': f"one label map on the input's grid, {convention} convention: {labels}",
+        'network_data_format': {
+            'inputs': {'image': {'type': 'image', 'format': 'magnitude', 'modality': 'MR', 'num_channels': 4,
+                                 'spatial_shape': shape, 'dtype': 'float32', 'value_range': [],
+                                 'is_patch_data': True, 'channel_def': dict(enumerate(MODALITIES))}},
+            'outputs': {'pred': {'type': 'image', 'format': 'segmentation', 'num_channels': 3,
+                                 'spatial_shape': shape, 'dtype': 'float32', 'value_range': [0, 1],
+                                 'is_patch_data': True, 'channel_def': dict(enumerate(REGIONS))}}},
+        'brats_nbdev': export_metadata(ckpt, 'bundle'),
+    }
+
+# %% ../nbs/12_export.ipynb #fbb35586
+_BUNDLE_README = """# {name}
+
+Brain-tumour segmentation (TC, WT, ET) from FLAIR, T1, T1Gd and T2, exported by brats_nbdev from
+`{source}`. Inputs: 4D NIfTI files, channels in that order (MSD Task01's `imagesTs`). Outputs:
+`<case>.nii.gz`, one label map on each input's grid ({convention} convention: {labels}).
+
+    pip install monai nibabel fire
+    python -m monai.bundle run --config_file configs/inference.json --bundle_root . \\
+        --dataset_dir /path/to/imagesTs --output_dir predictions
+
+Research only; not for diagnosis.
+"""
+
+
+def export_bundle(checkpoint, out, convention: str = 'msd') -> Path:
+    "Write `checkpoint`'s network as a MONAI bundle folder `out`, whole or not at all."
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else read_checkpoint(checkpoint)
+    if ckpt.name not in BUNDLE_NETWORKS:
+        raise ValueError(f"{ckpt.path}: a {ckpt.name} network cannot be a bundle yet; "
+                         f"bundles hold {', '.join(BUNDLE_NETWORKS)}")
+    out = Path(out); tmp = out.with_name(f'.tmp-{uuid.uuid4().hex[:8]}-{out.name}')
+    try:
+        (tmp / 'models').mkdir(parents=True)
+        torch.save(ckpt.network().state_dict(), tmp / 'models' / 'model.pt')
+        meta = bundle_metadata(ckpt, convention)
+        save_json(meta, tmp / 'configs' / 'metadata.json')
+        save_json(bundle_inference(ckpt, convention), tmp / 'configs' / 'inference.json')
+        (tmp / 'docs').mkdir()
+        (tmp / 'docs' / 'README.md').write_text(_BUNDLE_README.format(
+            name=meta['name'], source=ckpt.path.name, convention=convention, labels=meta['label_classes']))
+        if out.exists(): shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #63c9ccb8
 from __future__ import annotations
-import csv, dataclasses, json, math, time
+import csv, dataclasses, json, math, os, time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -33,8 +33,8 @@ from .transforms import (CACHES, choose_cache, make_dataset, make_loader, train_
 __all__ = ['CPU_SYNTHETIC_PRESET', 'TRACKING_MODES', 'CACHE_DTYPES', 'CONFIG_CHOICES', 'METRIC_COLUMNS', 'RUNTIME_FIELDS',
            'TrainConfig', 'default_config', 'validate_config', 'save_config', 'read_config_file', 'seed_epoch',
            'run_split', 'dice_loss', 'segmentation_logits', 'train_step', 'stitching_device', 'validate',
-           'model_overrides', 'write_metrics', 'read_metrics', 'Callback', 'Learner', 'save_training_checkpoint',
-           'train', 'format_result']
+           'model_overrides', 'write_metrics', 'read_metrics', 'Callback', 'Learner', 'loader_workers',
+           'save_training_checkpoint', 'train', 'format_result']
 
 # %% ../nbs/05_train.ipynb #1d496108
 @dataclass
@@ -61,11 +61,11 @@ class TrainConfig:
     seed: int = 0  # Random seed of the split, the initial weights and every epoch's augmentation
     deterministic: bool = False  # Use deterministic algorithms only (slower on a GPU)
     amp: str = 'auto'  # Precision; auto: bf16 where the device computes it fast, fp16 on older GPUs, else fp32
-    cache: str = 'auto'  # Where preprocessed cases are kept between epochs; auto: memory if they fit, else disk
-    cache_memory_gb: float|None = None  # With cache auto: GB of memory the cache may take (default: free less a reserve)
+    cache: str = 'auto'  # Where preprocessed cases are kept; auto: the GPU or memory if they fit, else disk
+    cache_memory_gb: float|None = None  # With cache auto: GB of memory the cache may take (default: free less some)
     cache_rate: float = 1.0  # Share of the training cases kept in the memory cache
     cache_dtype: str = 'float16'  # Type of the cached images: float16 takes half of float32's memory
-    num_workers: int = 0  # Data-loader worker processes (0: load in the training process)
+    num_workers: int|None = None  # Loader processes (default: 0 on a CPU or a GPU cache, else free cores, up to 8)
     threads: int|None = None  # CPU threads for torch (default: all cores)
     wandb: str = 'offline'  # W&B tracking; offline writes under the run folder, online needs an API key
     wandb_project: str = 'brats_nbdev'  # W&B project of the run
@@ -84,8 +84,8 @@ def default_config(synthetic: bool, **settings) -> TrainConfig:
 # %% ../nbs/05_train.ipynb #9fc302ed
 TRACKING_MODES = ('online', 'offline', 'disabled')
 CACHE_DTYPES = ('float16', 'float32')
-CONFIG_CHOICES = {'model': tuple(MODEL_DEFAULTS), 'amp': AMP_MODES, 'cache': CACHES, 'cache_dtype': CACHE_DTYPES,
-                  'wandb': TRACKING_MODES}
+CONFIG_CHOICES = {'model': tuple(MODEL_DEFAULTS), 'amp': AMP_MODES, 'cache': CACHES,
+                  'cache_dtype': CACHE_DTYPES, 'wandb': TRACKING_MODES}
 
 # %% ../nbs/05_train.ipynb #7808616d
 def validate_config(c: TrainConfig) -> TrainConfig:
@@ -337,13 +337,22 @@ def _optimisation(self: Learner):
     saved_id = (ckpt.extra.get('run_id') or ckpt.extra.get('wandb_id')) if ckpt else None
     self.run_id = saved_id or f"{c.name}-{int(time.time())}"
 
+# %% ../nbs/05_train.ipynb #3297cf34
+def loader_workers(setting: int | None, device, cache_on_device: bool = False) -> int:
+    "Worker processes of the training loader: `setting` if given; else the free cores of a GPU run, up to 8."
+    if setting is not None: return setting
+    if torch.device(device).type != 'cuda' or cache_on_device: return 0  # a CPU step uses every core
+    per_process = (os.cpu_count() or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', 1))
+    return max(0, min(8, per_process - 1))
+
 # %% ../nbs/05_train.ipynb #9055d6b4
 @patch
 def train_epoch(self: Learner) -> float:
     "Train one epoch; the mean loss over all processes."
     c = self.c
     seed_epoch(c.seed, self.epoch, c.deterministic)
-    loader = make_loader(self.train_ds, c.batch_size, shuffle=True, num_workers=c.num_workers,
+    workers = loader_workers(c.num_workers, self.device, getattr(self.train_ds, 'on_device', False))
+    loader = make_loader(self.train_ds, c.batch_size, shuffle=True, num_workers=workers,
                          persistent_workers=False)
     self.net.train()
     losses, self.lr = [], self.sched.get_last_lr()[0]
