@@ -14,7 +14,7 @@
    bench/RESULTS.md, which the notebooks link to for their figures, becomes a page of the site too.
 4. Every page's links and images are checked: a broken internal link or a missing image fails the build.
 """
-import argparse, os, re, shutil, subprocess, sys, time
+import argparse, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 import yaml
