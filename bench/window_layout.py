@@ -13,6 +13,7 @@ resolution: full-size (240x240x155 mm) synthetic cases resampled to 2 mm (120x12
 112x112x72 crops (the seed's roi halved; batch 1, bf16, lr 1e-3 with cosine annealing, memory cache), then
 scored on held-out cases (another seed) with
 - brain window: one 112x112x72 window over the brain's bounding box (`brats_predict`'s default layout);
+- fitted window: one window of the brain's own box, rounded up to 8 (`--fit-window`);
 - volume window: one window of the whole volume padded to 120x120x80 (the previous default);
 - seed windows: roi 112x112x72 over the whole volume, overlap 0.5, Gaussian blending (8 windows: the seed's layout);
 - seed windows fp32: the same in fp32 (the seed's precision too).
@@ -28,33 +29,40 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import command_line, machine, peak_rss_gb, write_section
 from brats_nbdev.data import REGIONS, find_cases
 from brats_nbdev.core import keep_freed_memory
-from brats_nbdev.inference import predict_probabilities
+from brats_nbdev.inference import brain_window, predict_probabilities
 from brats_nbdev.metrics import region_metrics
 from brats_nbdev.model import load_model
 from brats_nbdev.synthetic import write_synthetic_dataset
 from brats_nbdev.train import default_config, read_metrics, train
-from brats_nbdev.transforms import make_dataset, make_loader, val_transforms
+import torch
+from monai.transforms import Compose
+from brats_nbdev.transforms import load_transforms, make_dataset, make_loader, preprocess_transforms, unpack_transforms
 
 PIXDIM, ROI = (2.0, 2.0, 2.0), (112, 112, 72)
-SETTINGS = {'brain window': dict(roi=ROI), 'volume window': dict(roi=(120, 120, 80), overlap=0, crop_to_brain=False),
+SETTINGS = {'brain window': dict(roi=ROI), 'fitted window': dict(roi=ROI, fit_window=True),
+            'volume window': dict(roi=(120, 120, 80), overlap=0, crop_to_brain=False),
             'seed windows': dict(roi=ROI, overlap=0.5, crop_to_brain=False),
             'seed windows fp32': dict(roi=ROI, overlap=0.5, crop_to_brain=False, amp='fp32')}
 
 
 def score_layouts(checkpoint, folder: Path) -> dict:
     "Per setting: a list of (Dice per region, model seconds) over the cases in `folder`; and the cases without ET."
-    model, results, no_et = load_model(checkpoint).eval(), {s: [] for s in SETTINGS}, []
+    model, results, no_et, shares = load_model(checkpoint).eval(), {s: [] for s in SETTINGS}, [], []
     items = [c.as_dict() for c in find_cases(folder)]
-    for batch in make_loader(make_dataset(items, val_transforms(PIXDIM), cache='none')):
+    # the whole volume, as brats_predict preprocesses it (validation crops to the brain's box: not here)
+    whole = Compose(load_transforms() + preprocess_transforms(True, PIXDIM, crop_to_brain=False, image_dtype=torch.float32)
+                    + unpack_transforms())
+    for batch in make_loader(make_dataset(items, whole, cache='none')):
         truth = batch['label'][0].numpy().astype(bool)
         no_et.append(not truth[2].any())
+        shares.append(np.prod(brain_window(batch['image'], ROI, fit=True)[1]) / np.prod(ROI))
         for name, kw in SETTINGS.items():
             start = time.perf_counter()
             probs = predict_probabilities(model, batch['image'], **kw)[0][0].numpy()
             seconds = time.perf_counter() - start
             dice = {r: region_metrics(probs[i] > 0.5, truth[i])['dice'] for i, r in enumerate(REGIONS)}
             results[name].append((dice, seconds))
-    return results, no_et
+    return results, no_et, shares
 
 
 def main():
@@ -77,7 +85,7 @@ def main():
     if not checkpoint.exists(): train(c)
     rows = read_metrics(checkpoint.parent / 'metrics.csv')
     train_s, best = sum(r['seconds'] for r in rows), max((r for r in rows if r['val_cases'] > 0), key=lambda r: r['dice_mean'])
-    results, no_et = score_layouts(checkpoint, held_out)
+    results, no_et, fitted_shares = score_layouts(checkpoint, held_out)
     mean = lambda s, r: float(np.nanmean([d[r] for d, _ in results[s]]))
     table = '\n'.join(f"| {s} | {np.mean([t for _, t in results[s]]):.2f} s | "
                      + ' / '.join(f"{mean(s, r):.3f}" for r in REGIONS) + f" | {np.mean([mean(s, r) for r in REGIONS]):.3f} |"
@@ -85,6 +93,7 @@ def main():
     gap = lambda a, b: max(abs(mean(a, r) - mean(b, r)) for r in REGIONS)
     case_gap = lambda a, b: max(abs(x[r] - y[r]) for (x, _), (y, _) in zip(results[a], results[b]) for r in REGIONS
                                 if not (np.isnan(x[r]) or np.isnan(y[r])))
+    fitted_share = float(np.mean(fitted_shares))
     no_et_scores = ', '.join(f"{s} {np.mean([d['ET'] for (d, _), e in zip(results[s], no_et) if e]):.2f}" for s in SETTINGS) if any(no_et) else 'n/a'
     text = f"""## Window layout, for a model trained the seed's way (half resolution)
 
@@ -102,11 +111,14 @@ validation mean Dice {best['dice_mean']:.3f} (epoch {int(best['epoch'])}). Compa
 |---|---|---|
 | brain window vs seed windows fp32 (everything) | {gap('brain window', 'seed windows fp32'):.4f} | {case_gap('brain window', 'seed windows fp32'):.4f} |
 | brain window vs seed windows (window layout, bf16) | {gap('brain window', 'seed windows'):.4f} | {case_gap('brain window', 'seed windows'):.4f} |
+| fitted window vs brain window (fitting the window to the brain, bf16) | {gap('fitted window', 'brain window'):.4f} | {case_gap('fitted window', 'brain window'):.4f} |
+| fitted window vs seed windows (window layout, bf16) | {gap('fitted window', 'seed windows'):.4f} | {case_gap('fitted window', 'seed windows'):.4f} |
 | volume window vs seed windows (window layout, bf16) | {gap('volume window', 'seed windows'):.4f} | {case_gap('volume window', 'seed windows'):.4f} |
 | seed windows vs seed windows fp32 (precision) | {gap('seed windows', 'seed windows fp32'):.4f} | {case_gap('seed windows', 'seed windows fp32'):.4f} |
 
 Each roi window covers 87 % of a case along x and y and 92 % along z, as the seed's do at 1 mm; the brain
-window is one of them, centred on the brain; the volume window sees the whole 120x120x80 padded volume. Peak RSS {peak_rss_gb():.2f} GB.
+window is one of them, centred on the brain; the fitted window is the brain's box itself, {fitted_share:.0%} of
+the roi's voxels on average; the volume window sees the whole 120x120x80 padded volume. Peak RSS {peak_rss_gb():.2f} GB.
 {sum(no_et)} of the {args.held_out} held-out cases have no enhancing tumour; such a case scores ET Dice 1 only if no ET voxel
 is predicted, else 0. Their mean ET Dice per setting: {no_et_scores}.
 """

@@ -4,35 +4,40 @@
 
 # %% ../nbs/13_cli.ipynb #2c1ffada
 from __future__ import annotations
-import argparse, inspect, re, sys, types
+import argparse, importlib, inspect, re, sys, types
 from functools import wraps
 from pathlib import Path
 
-import torch.distributed as dist
 from fastcore.docments import docments
 from fastcore.meta import delegates
 
-from .core import is_main_process, keep_freed_memory
+from .core import AMP_MODES, is_main_process, keep_freed_memory
 from .data import CONVENTIONS, LAYOUTS, check_dataset, find_cases, scan_inputs
-from .evaluate import cases_to_score, evaluate, write_evaluation
-from .export import EXPORT_FORMATS, ExportedNetwork, export_bundle, export_model, is_export
-from .metrics import DEFINITIONS
-from .model import CheckpointError, read_checkpoint
-from .predict import predict_cases
-from .synthetic import write_synthetic_dataset
-from .tracking import WandbCallback, log_evaluation
-from .train import (CONFIG_CHOICES, CPU_SYNTHETIC_PRESET, TrainConfig, default_config,
-                               format_result, read_config_file, train)
-from .visualize import CurvesCallback
 
 # %% auto #0
 __all__ = ['CHOICES', 'add_option', 'command_parser', 'command', 'field_comments', 'train_parser', 'brats_check', 'brats_synth',
            'brats_train', 'inference_options', 'checkpoint_inference', 'brats_evaluate', 'brats_predict',
            'brats_export']
 
+# %% ../nbs/13_cli.ipynb #fb241cab
+def _room(name: str):
+    "The module `brats_nbdev.<name>`, imported when first asked for."
+    return importlib.import_module(f'brats_nbdev.{name}')
+
+def _quick_start():
+    "Console scripts only: jsonschema's optional IRI grammar (rfc3987_syntax) stays unimported."
+    sys.modules.setdefault('rfc3987_syntax', None)
+
 # %% ../nbs/13_cli.ipynb #b29b6567
-CHOICES = {'layout': LAYOUTS, 'section': ('training', 'test', 'all'), 'convention': tuple(CONVENTIONS),
-           'split': ('val', 'all'), 'format': (*EXPORT_FORMATS, 'bundle'), **CONFIG_CHOICES}
+CHOICES = {  # option -> its allowed values, read from the room that owns them when a parser is built
+    'layout': lambda: LAYOUTS, 'section': lambda: ('training', 'test', 'all'),
+    'convention': lambda: tuple(CONVENTIONS), 'split': lambda: ('val', 'all'), 'amp': lambda: AMP_MODES,
+    'format': lambda: (*_room('export').EXPORT_FORMATS, 'bundle'),
+    'backend': lambda: ('auto', *dict.fromkeys(b for v in _room('export').BACKENDS.values() for b in v)),
+    'generator': lambda: tuple(_room('synthetic').GENERATORS),
+    **{name: (lambda name=name: _room('train').CONFIG_CHOICES[name])
+       for name in ('model', 'cache', 'cache_dtype', 'wandb', 'synthetic_generator')},
+}
 
 # %% ../nbs/13_cli.ipynb #cbdb0cea
 def _plain_type(anno):
@@ -48,9 +53,9 @@ def _shown(value) -> str: return ' '.join(map(str, value)) if isinstance(value, 
 def add_option(parser, name: str, anno, default, help: str, unset: bool = False):
     "Add `--name-with-dashes` and the hidden old spelling `--name_with_underscores`; `unset`: default None."
     kind, kw = _plain_type(anno), {'default': None if unset else default}
-    if name in CHOICES: kw['choices'] = list(CHOICES[name])
+    if name in CHOICES: kw['choices'] = list(CHOICES[name]())
     if kind is bool: kw['action'] = argparse.BooleanOptionalAction if unset or default else 'store_true'
-    elif kind is tuple: kw.update(nargs=3, type=type(default[0]), metavar=('X', 'Y', 'Z'))
+    elif kind is tuple: kw.update(nargs=3, type=type(default[0]) if default else int, metavar=('X', 'Y', 'Z'))
     else: kw['type'] = kind
     if default not in (None, False): help += f" (default: {_shown(default)})"
     parser.add_argument('--' + name.replace('_', '-'), dest=name, help=help, **kw)
@@ -75,6 +80,7 @@ def command(func):
     @wraps(func)
     def script(*args, **kwargs):
         if args or kwargs: return func(*args, **kwargs)
+        _quick_start()
         return func(**vars(command_parser(func).parse_args()))
     script.parser = lambda: command_parser(func)
     return script
@@ -87,6 +93,7 @@ def field_comments(cls) -> dict:
 
 def train_parser() -> argparse.ArgumentParser:
     "`brats_train`'s parser: one option per `TrainConfig` field, with the field's comment as help, and `--config`."
+    from brats_nbdev.train import CPU_SYNTHETIC_PRESET, TrainConfig
     preset = ', '.join(f"--{k.replace('_', '-')} {_shown(v)}" for k, v in CPU_SYNTHETIC_PRESET.items())
     p = argparse.ArgumentParser(prog='brats_train', description=brats_train.__doc__,
                                 epilog=f"Without --data-dir the defaults are the CPU preset's: {preset}.")
@@ -121,10 +128,12 @@ def brats_synth(
     test_cases: int = 0,  # Unlabelled test cases (imagesTs; MSD and nnU-Net layouts)
     fixed_geometry: bool = False,  # Write every case RAS at 1 mm (default: cycle orientations and spacings)
     workers: int = 1,  # Processes writing cases at once (0: one per CPU core)
+    generator: str = 'phantom',  # phantom: fast blobs; anatomy: brains on MNI152 (use a 240 240 155 mm shape)
 ):
     "Write a synthetic brain-tumour data set as real NIfTI files in an MSD or BraTS layout."
+    from brats_nbdev.synthetic import write_synthetic_dataset
     root = write_synthetic_dataset(out, cases, tuple(shape), layout, seed, vary_geometry=not fixed_geometry,
-                                   test_cases=test_cases, workers=workers)
+                                   test_cases=test_cases, workers=workers, generator=generator)
     print(
         f"wrote {cases} {layout} case(s){f' and {test_cases} test case(s)' if test_cases else ''} to {root}"
     )
@@ -132,6 +141,11 @@ def brats_synth(
 # %% ../nbs/13_cli.ipynb #69e91f1f
 def brats_train(argv=None):
     "Train a brain-tumour segmentation model (05_train); without --data-dir, on synthetic cases with a CPU preset."
+    if argv is None: _quick_start()
+    import torch.distributed as dist
+    from brats_nbdev.tracking import WandbCallback
+    from brats_nbdev.train import default_config, format_result, read_config_file, train
+    from brats_nbdev.visualize import CurvesCallback
     args = vars(train_parser().parse_args(argv))
     keep_freed_memory()  # reuse big CPU blocks instead of page-faulting fresh ones (00_core)
     settings = read_config_file(args.pop('config')) if args.get('config') else {}
@@ -143,20 +157,25 @@ def brats_train(argv=None):
     if dist.is_initialized(): dist.destroy_process_group()
 
 # %% ../nbs/13_cli.ipynb #bdce9cfb
-def inference_options(roi:tuple=(224, 224, 144), # Window X Y Z (a patch-trained model: its training roi)
+def inference_options(roi:tuple=None, # Window X Y Z (default: the model's training roi)
                       overlap:float=0.5, # Overlap of neighbouring windows
                       windows:bool=False, # Cover the whole volume with windows, as the seed does
+                      fit_window:bool=False, # One window fitted to the brain's box (about half the roi's voxels)
                       tta:bool=False, # Average the probabilities over the 8 flips of the three axes
                       amp:str='auto', # Precision; auto: bf16 where fast, fp16 on old GPUs, else fp32
                       et_min_voxels:int=0, # Relabel ET components under this many voxels as core
+                      largest_lesion:bool=False, # Keep only the whole tumour's largest connected component
                      ) -> dict:
     "The inference options of `brats_evaluate` and `brats_predict`, as keyword arguments of `predict_case`."
-    return dict(roi=tuple(roi), overlap=overlap, crop_to_brain=not windows, tta=tta, amp=amp,
-                et_min_voxels=et_min_voxels)
+    return dict(roi=None if roi is None else tuple(roi), overlap=overlap, crop_to_brain=not windows,
+                fit_window=fit_window, tta=tta, amp=amp, et_min_voxels=et_min_voxels,
+                largest_lesion=largest_lesion)
 
 def checkpoint_inference(ckpt, **options) -> dict:
-    "`inference_options` plus what the checkpoint records: voxel spacing and input-size divisor."
-    return {**inference_options(**options), 'pixdim': ckpt.pixdim, 'divisor': ckpt.divisor}
+    "`inference_options` plus what the checkpoint records: training roi (unless given), spacing, input divisor."
+    chosen = inference_options(**options)
+    roi = chosen['roi'] or tuple(ckpt.train_config.get('roi', (224, 224, 144)))
+    return {**chosen, 'roi': roi, 'pixdim': ckpt.pixdim, 'divisor': ckpt.divisor}
 
 # %% ../nbs/13_cli.ipynb #0a6d14cb
 @command
@@ -172,6 +191,9 @@ def brats_evaluate(data_dir:str, # Data set folder with labels (MSD or BraTS lay
                    wandb:str='disabled', # Log the tables to W&B
                    **kwargs):
     "Score a model or a folder of predictions on a data set with BraTS's metrics; exit status 1 if a case failed."
+    from brats_nbdev.evaluate import cases_to_score, evaluate
+    from brats_nbdev.metrics import DEFINITIONS
+    from brats_nbdev.model import read_checkpoint
     if (checkpoint is None) == (predictions is None): sys.exit("brats_evaluate: give --checkpoint or --predictions")
     definitions = tuple(m.strip() for m in metrics.split(',') if m.strip())
     if not definitions or set(definitions) - set(DEFINITIONS):
@@ -192,19 +214,28 @@ def brats_evaluate(data_dir:str, # Data set folder with labels (MSD or BraTS lay
 # %% ../nbs/13_cli.ipynb #e4b3d1f2
 def _report(per_case, cases, model, predictions, out, wandb: str, inference: dict):
     "Write and print an evaluation's tables; log them to W&B unless `wandb` is disabled."
+    from brats_nbdev.evaluate import write_evaluation
     written = write_evaluation(per_case, out)
     print(written['text']); print(f"\nper case: {written['per_case']}\nsummary:  {written['table']}")
     if wandb == 'disabled': return
+    from brats_nbdev.tracking import log_evaluation
     scored = [c for c in cases if c.id in set(per_case['case'])]
     log_evaluation(per_case, scored, model, predictions, wandb, out, **inference)
 
 # %% ../nbs/13_cli.ipynb #96ec28b8
-def _model_and_options(path, **options) -> tuple:
-    "The network in `path` (a checkpoint, or an export with its JSON) and the inference options it implies."
+def _model_and_options(path, backend: str = 'auto', **options) -> tuple:
+    "The network in `path` (a checkpoint, or an export with its JSON) run by `backend`, and its options."
+    from brats_nbdev.export import ExportedNetwork, is_export
+    from brats_nbdev.model import CheckpointError, read_checkpoint
     if is_export(path):
-        model = ExportedNetwork(path)
-        return model, {**inference_options(**options), 'pixdim': tuple(model.meta['pixdim']),
-                       'divisor': model.meta['divisor']}
+        model = ExportedNetwork(path, None if backend == 'auto' else backend, options.get('amp', 'auto'))
+        chosen = inference_options(**options)
+        return model, {**chosen, 'roi': chosen['roi'] or tuple(model.meta['roi']),
+                       'pixdim': tuple(model.meta['pixdim']), 'divisor': model.meta['divisor']}
+    if backend not in ('auto', 'torch'):
+        fmt = 'openvino' if backend == 'openvino' else 'onnx'
+        raise CheckpointError(f"{path}: a checkpoint runs with torch; for {backend}, export it first "
+                              f"(brats_export {path} model{_room('export').EXPORT_FORMATS[fmt]} --format {fmt})")
     ckpt = read_checkpoint(path)
     return ckpt.network(), checkpoint_inference(ckpt, **options)
 
@@ -216,10 +247,13 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, a s
                   output:str, # Folder for the label maps
                   convention:str=None, # Label numbering of the output (default: each case's own)
                   uncertainty:bool=False, # Also write the spread over the flips (implies --tta)
+                  backend:str='auto', # Runtime: torch for checkpoints; onnxruntime or openvino for exports
                   **kwargs):
     "Predict brain-tumour label maps on the inputs' own grids; exit status 1 if any case failed."
+    from brats_nbdev.model import CheckpointError
+    from brats_nbdev.predict import predict_cases
     keep_freed_memory()  # fewer page faults on a CPU (00_core)
-    try: model, options = _model_and_options(checkpoint, **kwargs)
+    try: model, options = _model_and_options(checkpoint, backend, **kwargs)
     except CheckpointError as e: sys.exit(f"brats_predict: {e}")
     cases, failures = scan_inputs(input)
     written, failed = predict_cases(model, cases, output, convention, uncertainty, **options)
@@ -233,9 +267,13 @@ def brats_export(checkpoint:str, # Model checkpoint (brats_train's best.pt, or a
                  out:str, # File to write (the JSON file inference needs goes beside it), or a bundle's folder
                  format:str='onnx', # Export format
                  convention:str='msd', # With --format bundle: label numbering of the bundle's label maps
+                 int8:bool=False, # With --format openvino: int8 weights and activations (NNCF)
+                 calibration:str=None, # With --int8: data folder to calibrate on (default: 3 synthetic cases)
                 ):
-    "Export a checkpoint's network to run without this package's training code (ONNX Runtime, LibTorch, MONAI)."
+    "Export a checkpoint's network to run without this package's training code (ONNX Runtime, OpenVINO, MONAI)."
+    from brats_nbdev.export import export_bundle, export_model
+    from brats_nbdev.model import CheckpointError
     try: path = (export_bundle(checkpoint, out, convention) if format == 'bundle'
-                 else export_model(checkpoint, out, format))
+                 else export_model(checkpoint, out, format, int8=int8, calibration=calibration))
     except (CheckpointError, ValueError) as e: sys.exit(f"brats_export: {e}")
     print(f"wrote the MONAI bundle {path}" if format == 'bundle' else f"wrote {path} and {path.name}.json")

@@ -17,7 +17,8 @@ from .core import autocast, resolve_amp
 from .transforms import infer_transforms, invert_transforms, regions_to_labels
 
 # %% auto #0
-__all__ = ['FLIPS', 'brain_box', 'brain_window', 'predict_probabilities', 'relabel_small_et', 'predict_case']
+__all__ = ['FLIPS', 'brain_box', 'brain_window', 'predict_probabilities', 'relabel_small_et', 'keep_largest_lesion',
+           'predict_case']
 
 # %% ../nbs/06_inference.ipynb #635024f6
 def brain_box(image: torch.Tensor, roi) -> tuple:
@@ -33,10 +34,16 @@ def brain_box(image: torch.Tensor, roi) -> tuple:
     return tuple(slice(int(a), int(a + n)) for a, n in zip(start, size))
 
 # %% ../nbs/06_inference.ipynb #a5035af5
-def brain_window(image: torch.Tensor, roi, divisor: int = 8) -> tuple[tuple, tuple]:
+def brain_window(image: torch.Tensor, # (..., x, y, z) volume, zero outside the brain
+                 roi, # The network's training window
+                 divisor: int = 8, # What the network's input sizes must be a multiple of
+                 fit: bool = False, # One window fitted to the brain's box instead of roi windows over it
+                ) -> tuple[tuple, tuple]:
     "The brain's box in `image` (spatial slices, `brain_box`) and the window to slide over it."
+    up = lambda n: -(-n // divisor) * divisor
+    if fit: roi = tuple(up(s.stop - s.start) for s in brain_box(image, (1, 1, 1)))
     box = brain_box(image, roi)
-    return box, tuple(min(int(r), -(-(s.stop - s.start) // divisor) * divisor) for r, s in zip(roi, box))
+    return box, tuple(min(int(r), up(s.stop - s.start)) for r, s in zip(roi, box))
 
 # %% ../nbs/06_inference.ipynb #d61432ab
 # identity, 3 single, 3 double, 1 triple
@@ -53,11 +60,12 @@ def _paste(values: torch.Tensor, image: torch.Tensor, box) -> torch.Tensor:
 def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overlap: float = 0.5,
                           sw_batch_size: int = 1, mode: str = 'gaussian', amp: str = 'auto',
                           tta: bool = False, crop_to_brain: bool = True, channels_last: bool = True,
-                          divisor: int = 8) -> tuple:
+                          divisor: int = 8, fit_window: bool = False) -> tuple:
     "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...), and with `tta` their std over the flips."
     device = next(model.parameters(), torch.empty(0)).device  # an exported network (12_export) has none: CPU
     amp = resolve_amp(amp, device)
-    spatial, window = brain_window(image, roi, divisor) if crop_to_brain else ((slice(None),) * 3, tuple(roi))
+    spatial, window = (brain_window(image, roi, divisor, fit_window) if crop_to_brain
+                       else ((slice(None),) * 3, tuple(roi)))
     box = (slice(None), slice(None), *spatial)
     memory = torch.channels_last_3d if channels_last and image.ndim == 5 else torch.contiguous_format
     model = model.eval().to(memory_format=memory)
@@ -86,6 +94,15 @@ def relabel_small_et(regions, min_voxels: int) -> np.ndarray:
     out[2] &= ~small
     return out
 
+# %% ../nbs/06_inference.ipynb #a817ff41
+def keep_largest_lesion(regions) -> np.ndarray:
+    "Regions (TC, WT, ET) inside the largest connected component of the whole tumour only."
+    out = np.array(regions, dtype=bool)
+    if not out[1].any(): return out
+    components, n = ndimage.label(out[1], structure=np.ones((3, 3, 3)))
+    sizes = ndimage.sum(out[1], components, index=np.arange(1, n + 1))
+    return out & (components == 1 + int(np.argmax(sizes)))
+
 # %% ../nbs/06_inference.ipynb #de0d6ef3
 def _on_input_grid(values: torch.Tensor, data: dict, pre) -> np.ndarray:
     "Values on the preprocessed grid taken back to the grid of the case as stored (linear interpolation)."
@@ -96,13 +113,14 @@ def _on_input_grid(values: torch.Tensor, data: dict, pre) -> np.ndarray:
 
 # %% ../nbs/06_inference.ipynb #97f82d00
 def predict_case(model, item: dict, convention=None, pixdim=(1.0, 1.0, 1.0), et_min_voxels: int = 0,
-                 **inference) -> dict:
+                 largest_lesion: bool = False, **inference) -> dict:
     "Predict one case (a `Case.as_dict()`): regions, label map, uncertainty (with `tta`), all on the input's grid."
     pre = infer_transforms(pixdim)
     data = pre({k: v for k, v in item.items() if k != 'label'})
     probs, spread = predict_probabilities(model, data['image'][None], **inference)
     back = _on_input_grid(probs[0], data, pre)
     regions = relabel_small_et(np.asarray(back) > 0.5, et_min_voxels)
+    if largest_lesion: regions = keep_largest_lesion(regions)
     out = {'regions': regions, 'labels': regions_to_labels(regions, convention or item['convention']),
            'affine': np.asarray(back.affine, dtype=np.float64)}
     if spread is not None:

@@ -25,7 +25,7 @@ from .core import (AMP_MODES, atomic_path, autocast, cache_root, init_distribute
 from .data import REGIONS, find_cases, load_split, make_split, save_split
 from .model import (MODEL_DEFAULTS, VAE_LOSS_WEIGHT, build_model, check_input_size,
                                read_checkpoint, save_checkpoint)
-from .synthetic import synthetic_data_dir
+from .synthetic import GENERATORS, synthetic_data_dir
 from .transforms import (CACHES, choose_cache, make_dataset, make_loader, train_transforms,
                                     val_transforms)
 
@@ -70,12 +70,15 @@ class TrainConfig:
     wandb: str = 'offline'  # W&B tracking; offline writes under the run folder, online needs an API key
     wandb_project: str = 'brats_nbdev'  # W&B project of the run
     synthetic_cases: int = 16  # Without data_dir: synthetic cases generated once into the cache
-    synthetic_shape: tuple = (64, 64, 64)  # Without data_dir: field of view of each synthetic case in mm, X Y Z
+    synthetic_shape: tuple = (240, 240, 155)  # Without data_dir: field of view of each synthetic case in mm, X Y Z
+    synthetic_generator: str = 'anatomy'  # Without data_dir: brains on MNI152 anatomy, or fast phantoms
     progress: bool = True  # Show progress bars
     resume: bool = False  # Continue the run in out_dir/name from its last checkpoint
+    init_from: str|None = None  # Start from this checkpoint's weights (fine-tuning); a new run, same network
 
 # %% ../nbs/05_train.ipynb #981c485d
-CPU_SYNTHETIC_PRESET = dict(roi=(64, 64, 64), lr=1e-3, epochs=30, synthetic_cases=24, name='synthetic-cpu')
+CPU_SYNTHETIC_PRESET = dict(roi=(112, 112, 72), pixdim=(2.0, 2.0, 2.0), lr=1e-3, epochs=30, synthetic_cases=24,
+                            name='synthetic-cpu')
 
 def default_config(synthetic: bool, **settings) -> TrainConfig:
     "The seed's configuration, or the CPU-sized synthetic preset, with `settings` on top."
@@ -85,7 +88,7 @@ def default_config(synthetic: bool, **settings) -> TrainConfig:
 TRACKING_MODES = ('online', 'offline', 'disabled')
 CACHE_DTYPES = ('float16', 'float32')
 CONFIG_CHOICES = {'model': tuple(MODEL_DEFAULTS), 'amp': AMP_MODES, 'cache': CACHES,
-                  'cache_dtype': CACHE_DTYPES, 'wandb': TRACKING_MODES}
+                  'cache_dtype': CACHE_DTYPES, 'wandb': TRACKING_MODES, 'synthetic_generator': tuple(GENERATORS)}
 
 # %% ../nbs/05_train.ipynb #7808616d
 def validate_config(c: TrainConfig) -> TrainConfig:
@@ -277,9 +280,12 @@ def _datasets(c: TrainConfig, run_dir: Path, device=None):
     "The training and validation datasets of a run (this process's shards of them), and its split."
     if c.data_dir: data_dir = Path(c.data_dir)
     else:
-        if is_main_process(): synthetic_data_dir(c.synthetic_cases, c.synthetic_shape, c.seed, c.progress)
+        spacing = c.pixdim  # drawn at the training spacing (orientations still alternate)
+        synthetic = lambda progress: synthetic_data_dir(c.synthetic_cases, c.synthetic_shape, c.seed, progress,
+                                                        c.synthetic_generator, spacing)
+        if is_main_process(): synthetic(c.progress)
         if dist.is_initialized(): dist.barrier()
-        data_dir = synthetic_data_dir(c.synthetic_cases, c.synthetic_shape, c.seed, progress=False)
+        data_dir = synthetic(False)
     cases = {x.id: x for x in find_cases(data_dir)}
     split = run_split(c, list(cases), run_dir)
     train_items, val_items = (_shard([cases[i].as_dict() for i in split[part]], c.seed, part == 'train')
@@ -296,6 +302,15 @@ def _datasets(c: TrainConfig, run_dir: Path, device=None):
     train_ds = make_dataset(train_items, train_tf, cache, cache_dir, c.cache_rate,
                             progress=c.progress and is_main_process(), device=device)
     return train_ds, make_dataset(val_items, val_tf, cache, cache_dir, device=device), split
+
+# %% ../nbs/05_train.ipynb #aea07de9
+def _load_start(model: torch.nn.Module, path):
+    "Fine-tuning: `model` takes the weights of checkpoint `path`, which must hold the same network."
+    start = read_checkpoint(path)
+    try: model.load_state_dict(start.state_dict)
+    except RuntimeError as e:
+        raise ValueError(f"init_from {path}: its {start.name} network ({start.config}) does not fit this run's; "
+                         f"give the same --model and --init-filters ({str(e).splitlines()[0]})") from None
 
 # %% ../nbs/05_train.ipynb #cf7036bf
 @patch
@@ -314,6 +329,7 @@ def setup(self: Learner):
     seed_epoch(c.seed, 0, c.deterministic)  # epoch 0: the initial weights
     self.model = build_model(c.model, **model_overrides(c)).to(self.device)
     if ckpt: self.model.load_state_dict(ckpt.state_dict)
+    elif c.init_from: _load_start(self.model, c.init_from)
     self.net = torch.nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
     self._optimisation()
     self.val_loader = make_loader(self.val_ds, 1)
