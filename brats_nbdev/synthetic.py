@@ -21,7 +21,7 @@ from .data import (BRATS_SUFFIXES, LAYOUTS, MODALITIES, MSD_TASK01_LABELS, MSD_T
 
 # %% auto #0
 __all__ = ['NORMAL_BRAIN_MEDIAN', 'CONTRAST', 'MNI152_FILES', 'TUMOUR_CONTRAST', 'TISSUE_CONTRAST', 'GEOMETRIES', 'GENERATORS',
-           'smooth_noise', 'synthetic_case', 'roles_to_labels', 'mni152_tissues', 'spacing_of', 'anatomy_case',
+           'smooth_noise', 'synthetic_case', 'roles_to_labels', 'mni152_tissues', 'anatomy_case',
            'write_synthetic_dataset', 'synthetic_data_dir']
 
 # %% ../nbs/02_synthetic.ipynb #5cb58879
@@ -140,15 +140,19 @@ def mni152_tissues() -> dict:
     return {'tissues': np.stack([csf, gm, wm]).astype(np.float32), 'affine': grey.affine, 'centre': centre}
 
 # %% ../nbs/02_synthetic.ipynb #13c36585
-def _warp(rng, xyz, grid, scale_range=(0.86, 0.96)):
-    "Output mm -> template mm: a random rotation, scale and shift, and a smooth elastic displacement (3 mm)."
+def _random_warp(rng, grid, scale_range=(0.86, 0.96)):
+    "A random map from output mm to template mm: rotation, scale, shift and a smooth elastic displacement (3 mm)."
     rotation = Rotation.from_euler('xyz', rng.uniform(-8, 8, 3), degrees=True).as_matrix()
     scale = rng.uniform(*scale_range) * rng.uniform(0.97, 1.03, 3)
     matrix = (rotation / scale).astype(np.float32)  # template mm per output mm
     shift = rng.uniform(-4, 4, 3).astype(np.float32)
     elastic = [3.0 * smooth_noise(rng, grid, 4) for _ in range(3)]
-    x, y, z = xyz
-    return [matrix[i, 0] * x + matrix[i, 1] * y + matrix[i, 2] * z + shift[i] + elastic[i] for i in range(3)]
+
+    def warp(xyz, step: int = 1):  # `xyz` on the grid, or on every `step`-th voxel of it
+        x, y, z = xyz
+        return [matrix[i, 0] * x + matrix[i, 1] * y + matrix[i, 2] * z + shift[i]
+                + elastic[i][::step, ::step, ::step] for i in range(3)]
+    return warp
 
 
 def _sample(tissues, affine, centre, points, order=1):
@@ -176,19 +180,14 @@ def _ranked(score, allowed, voxels):
     return allowed & (score < threshold)
 
 # %% ../nbs/02_synthetic.ipynb #2eacac87
-def spacing_of(xyz):
-    "Voxel spacing (mm) of dense coordinate arrays."
-    return [float(np.diff(a, axis=i).flat[0]) if a.shape[i] > 1 else 1.0 for i, a in enumerate(xyz)]
-
-
-def _lesion(rng, xyz, grid, tissues, brain, centre, wt_ml, voxel_ml, p_no_enhancement):
+def _lesion(rng, xyz, grid, spacing, tissues, brain, centre, wt_ml, p_no_enhancement):
     "Roles (0 none, 1 edema, 2 core, 3 enhancing) of one lesion at `centre` (mm) of about `wt_ml` mL."
-    d = np.sqrt(sum((a - c) ** 2 for a, c in zip(xyz, centre)))
+    d, voxel_ml = np.sqrt(sum((a - c) ** 2 for a, c in zip(xyz, centre))), float(np.prod(spacing)) / 1000
     lobes = np.maximum(1 + 0.3 * smooth_noise(rng, grid, 5) + 0.12 * smooth_noise(rng, grid, 14), 0.3)
     share = rng.uniform(0.15, 0.7) if rng.random() < 0.8 else rng.uniform(0.7, 0.95)  # TC / WT, as measured
     core = _ranked(d / lobes, brain, wt_ml * share / voxel_ml)
     # edema spreads along white matter: distance grows faster through grey matter and CSF
-    white = ndimage.gaussian_filter(tissues[2], 2.0 / np.asarray(spacing_of(xyz)))
+    white = ndimage.gaussian_filter(tissues[2], 2.0 / np.asarray(spacing))
     spread = d * (1 + 1.5 * (1 - white)) / np.maximum(1 + 0.4 * smooth_noise(rng, grid, 6), 0.3)
     whole = _ranked(spread, brain & ((tissues[0] < 0.6) | core), wt_ml / voxel_ml) | core
     labelled, _ = ndimage.label(whole)  # one lesion: the edema connected to its core
@@ -263,11 +262,10 @@ def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: f
     "A brain on MNI152 anatomy with a tumour: `image` (4 x grid: FLAIR, T1, T1Gd, T2), `roles`, RAS `affine`."
     rng = np.random.default_rng(seed)
     xyz, grid, spacing = _grid_coords(shape, spacing)
-    voxel_ml = float(np.prod(spacing)) / 1000
     xyz = np.broadcast_arrays(*xyz)
     mni = mni152_tissues()
-    warped = _warp(rng, xyz, grid)
-    coarse = _sample(mni['tissues'][2:], mni['affine'], mni['centre'], [w[::4, ::4, ::4] for w in warped])[0]
+    warp = _random_warp(rng, grid)
+    coarse = _sample(mni['tissues'][2:], mni['affine'], mni['centre'], warp([a[::4, ::4, ::4] for a in xyz], 4))[0]
     candidates = np.argwhere(coarse > 0.85) * 4
     lesions = 2 if rng.random() < p_two_lesions else 1
     picks = candidates[rng.choice(len(candidates), lesions, replace=False)]
@@ -278,12 +276,11 @@ def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: f
     for c, ml in zip(centres, sizes):
         r = (3 * ml * 1000 / (4 * np.pi)) ** (1 / 3)
         pushed = _push(pushed, c, 0.35 * r, 1.5 * r)
-    again = _warp(np.random.default_rng(seed), pushed, grid)  # the same warp, of the pushed points
-    tissues = _sample(mni['tissues'], mni['affine'], mni['centre'], again)
+    tissues = _sample(mni['tissues'], mni['affine'], mni['centre'], warp(pushed))
     brain = tissues.sum(0) > 0.5
     roles = np.zeros(grid, np.uint8)
     for c, ml in zip(centres, sizes):
-        roles = np.maximum(roles, _lesion(rng, xyz, grid, tissues, brain, c, ml, voxel_ml, p_no_enhancement))
+        roles = np.maximum(roles, _lesion(rng, xyz, grid, spacing, tissues, brain, c, ml, p_no_enhancement))
     return {'image': _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast),
             'roles': roles, 'affine': _centred_affine(shape, spacing)}
 
