@@ -128,7 +128,7 @@ def brats_synth(
     test_cases: int = 0,  # Unlabelled test cases (imagesTs; MSD and nnU-Net layouts)
     fixed_geometry: bool = False,  # Write every case RAS at 1 mm (default: cycle orientations and spacings)
     workers: int = 1,  # Processes writing cases at once (0: one per CPU core)
-    generator: str = 'phantom',  # phantom: fast blobs; anatomy: brains on MNI152 (use a 240 240 155 mm shape)
+    generator: str = 'phantom',  # phantom: fast blobs; anatomy (-random: random tissue contrasts): brains on MNI152
 ):
     "Write a synthetic brain-tumour data set as real NIfTI files in an MSD or BraTS layout."
     from brats_nbdev.synthetic import write_synthetic_dataset

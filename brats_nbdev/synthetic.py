@@ -20,9 +20,9 @@ from .data import (BRATS_SUFFIXES, LAYOUTS, MODALITIES, MSD_TASK01_LABELS, MSD_T
                               get_convention, reorient)
 
 # %% auto #0
-__all__ = ['NORMAL_BRAIN_MEDIAN', 'CONTRAST', 'MNI152_FILES', 'TUMOUR_CONTRAST', 'TISSUE_CONTRAST', 'GEOMETRIES', 'GENERATORS',
-           'smooth_noise', 'synthetic_case', 'roles_to_labels', 'mni152_tissues', 'anatomy_case',
-           'write_synthetic_dataset', 'synthetic_data_dir']
+__all__ = ['NORMAL_BRAIN_MEDIAN', 'CONTRAST', 'MNI152_FILES', 'TUMOUR_CONTRAST', 'TISSUE_CONTRAST', 'TEXTURE', 'MIMIC_CONTRAST',
+           'GEOMETRIES', 'GENERATORS', 'ANATOMY_REVISION', 'smooth_noise', 'synthetic_case', 'roles_to_labels',
+           'mni152_tissues', 'anatomy_case', 'write_synthetic_dataset', 'synthetic_data_dir']
 
 # %% ../nbs/02_synthetic.ipynb #5cb58879
 # raw units, measured on Brats18_2013_2_1
@@ -181,7 +181,7 @@ def _ranked(score, allowed, voxels):
 
 # %% ../nbs/02_synthetic.ipynb #2eacac87
 def _lesion(rng, xyz, grid, spacing, tissues, brain, centre, wt_ml, p_no_enhancement):
-    "Roles (0 none, 1 edema, 2 core, 3 enhancing) of one lesion at `centre` (mm) of about `wt_ml` mL."
+    "Roles (0 none, 1 edema, 2 core, 3 enhancing, 4 core's rim) of one lesion at `centre` (mm), about `wt_ml` mL."
     d, voxel_ml = np.sqrt(sum((a - c) ** 2 for a, c in zip(xyz, centre))), float(np.prod(spacing)) / 1000
     lobes = np.maximum(1 + 0.3 * smooth_noise(rng, grid, 5) + 0.12 * smooth_noise(rng, grid, 14), 0.3)
     share = rng.uniform(0.15, 0.7) if rng.random() < 0.8 else rng.uniform(0.7, 0.95)  # TC / WT, as measured
@@ -194,16 +194,13 @@ def _lesion(rng, xyz, grid, spacing, tissues, brain, centre, wt_ml, p_no_enhance
     whole = np.isin(labelled, np.unique(labelled[core]))
     roles = np.where(whole, 1, 0).astype(np.uint8)
     roles[core] = 2
-    kind = rng.random()
-    if kind >= p_no_enhancement:  # enhancing tissue around a necrotic or non-enhancing centre
-        depth = (d / lobes)[core]
-        outer = np.percentile(depth, 99)
-        thickness = rng.uniform(0.12, 0.5) * np.maximum(1 + 0.8 * smooth_noise(rng, grid, 10)[core], 0.2)
-        enhancing = depth > outer * (1 - thickness)
-        if kind < p_no_enhancement + 0.1:  # patchy: a few specks of enhancement only
-            enhancing &= smooth_noise(rng, grid, 12)[core] > 1.1
-        idx = np.flatnonzero(core)[enhancing]
-        roles.flat[idx] = 3
+    kind, depth = rng.random(), (d / lobes)[core]
+    thickness = rng.uniform(0.12, 0.5) * np.maximum(1 + 0.8 * smooth_noise(rng, grid, 10)[core], 0.2)
+    rim = depth > np.percentile(depth, 99) * (1 - thickness)  # a rim around a necrotic or non-enhancing centre
+    if p_no_enhancement <= kind < p_no_enhancement + 0.1:  # patchy: a few specks of enhancement only
+        rim &= smooth_noise(rng, grid, 12)[core] > 1.1
+    if kind >= p_no_enhancement or kind < p_no_enhancement / 2:  # 4: a rim that does not enhance (core)
+        roles.flat[np.flatnonzero(core)[rim]] = 3 if kind >= p_no_enhancement else 4
     return roles
 
 # %% ../nbs/02_synthetic.ipynb #17d91850
@@ -212,21 +209,46 @@ TUMOUR_CONTRAST = {  # FLAIR, T1, T1Gd, T2: medians over ten real cases (measure
     'core':      (1.64, 0.90, 0.91, 1.67),
     'enhancing': (1.42, 1.02, 1.51, 1.40),
 }
-TISSUE_CONTRAST = {  # normal tissue, FLAIR, T1, T1Gd, T2 (literature ordering; normal brain median is 1)
-    'csf':   (0.30, 0.35, 0.40, 2.40),
-    'grey':  (1.06, 0.90, 0.95, 1.10),
-    'white': (0.94, 1.08, 1.04, 0.92),
+TISSUE_CONTRAST = {  # normal tissue, FLAIR, T1, T1Gd, T2 (normal brain's median is 1)
+    'csf':   (0.30, 0.35, 0.40, 2.40),  # from the literature (partial volume hides it in the real cases)
+    'grey':  (1.01, 0.92, 0.92, 1.03),  # grey and white: medians over the ten real cases (measured below)
+    'white': (1.04, 1.12, 1.10, 0.96),
+}
+TEXTURE = (0.08, 0.24), (0.02, 0.05), (0.04, 0.1), (0.06, 0.16)  # normal tissue's spread per sequence
+MIMIC_CONTRAST = {  # FLAIR, T1, T1Gd, T2 ranges of look-alikes that are not tumour
+    'vessel': ((0.4, 0.9), (0.5, 0.8), (1.4, 2.4), (0.5, 1.2)),     # enhancing vessels and dura in the sulci
+    'rim':    ((1.15, 1.5), (0.8, 1.0), (0.8, 1.0), (1.1, 1.5)),    # a FLAIR-bright brain surface
+    'wmh':    ((1.25, 1.6), (0.85, 1.0), (0.9, 1.05), (1.15, 1.5)), # white-matter hyperintensities
 }
 
 # %% ../nbs/02_synthetic.ipynb #fd8a4e23
 def _contrasts(rng, random_contrast: bool):
-    "This case's table of contrasts (classes csf, grey, white, edema, core, enhancing x 4 sequences)."
+    "This case's table of contrasts (csf, grey, white, edema, core, enhancing, core's rim x 4 sequences)."
     tissue = np.array([TISSUE_CONTRAST[k] for k in ('csf', 'grey', 'white')], np.float32)
     tumour = np.array([TUMOUR_CONTRAST[k] for k in ('edema', 'core', 'enhancing')], np.float32)
     tumour = 1 + (tumour - 1) * rng.uniform(0.5, 1.6, tumour.shape)  # real cases vary about their median
-    table = np.concatenate([tissue, tumour])
-    if random_contrast: table = rng.uniform(0.2, 2.5, table.shape).astype(np.float32)
-    return table
+    if random_contrast: tissue = rng.uniform(0.2, 2.5, tissue.shape).astype(np.float32)  # SynthSeg
+    plain_rim = tumour[2].copy()
+    plain_rim[2] = tumour[1, 2]  # a rim like the enhancing one on FLAIR, T1 and T2, the core's on T1Gd
+    return np.concatenate([tissue, tumour, plain_rim[None]])
+
+
+def _mimics(rng, grid, spacing, tissues, brain, roles) -> list:
+    "Unlabelled look-alikes of tumour as (mask, contrast): enhancing vessels, bright surface, white-matter lesions."
+    spacing, free = np.asarray(spacing), brain & (roles == 0)
+    depth = ndimage.distance_transform_edt(brain, sampling=spacing)
+    coarse = max(4, int(max(grid) * spacing.max() / 12))  # features about 12 mm apart
+    sheet = np.abs(smooth_noise(rng, grid, coarse)) < 0.15
+    vessel = free & (depth < 15) & (tissues[0] > 0.15) & sheet & (smooth_noise(rng, grid, coarse // 2) > -0.2)
+    rim = free & (depth < rng.uniform(2, 4)) & (smooth_noise(rng, grid, 6) > rng.uniform(0.5, 1.2))
+    periventricular = ndimage.gaussian_filter(tissues[0], 3 / spacing) > 0.12
+    patches = smooth_noise(rng, grid, coarse) + 0.6 * periventricular  # more often beside the ventricles
+    wmh = free & (tissues[2] > 0.4) & (patches > rng.uniform(0.8, 1.4))
+    found = []
+    for name, mask, p in (('vessel', vessel, 0.9), ('rim', rim, 0.6), ('wmh', wmh, 0.5)):
+        present, contrast = rng.random() < p, [rng.uniform(*r) for r in MIMIC_CONTRAST[name]]
+        if present: found.append((mask, np.array(contrast, np.float32)))
+    return found
 
 # %% ../nbs/02_synthetic.ipynb #0cd37de8
 def _centred_affine(shape, spacing):
@@ -235,18 +257,23 @@ def _centred_affine(shape, spacing):
     return affine
 
 
-def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast):
-    "Partial-volume mixing of the tissue and tumour contrasts, texture, a bias field and Rician noise."
+def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, mimics=()):
+    "Partial-volume mixing of tissue, look-alike and tumour contrasts, texture, a bias field and Rician noise."
     table = _contrasts(rng, random_contrast)
     blur = 0.6 / np.asarray(spacing)
-    weights = [ndimage.gaussian_filter((roles == v).astype(np.float32), blur) for v in (1, 2, 3)]
+    weights = [ndimage.gaussian_filter((roles == v).astype(np.float32), blur) for v in (1, 2, 3, 4)]
     tumour = sum(weights)
+    looks = [(ndimage.gaussian_filter(mask.astype(np.float32), blur), contrast) for mask, contrast in mimics]
     bias = np.exp(0.1 * smooth_noise(rng, grid, 3))
     texture = 1 + 0.08 * smooth_noise(rng, grid, 12) * np.minimum(tumour * 2, 1)
+    grain = ndimage.gaussian_filter(rng.standard_normal(grid, np.float32), 1 / np.asarray(spacing))
+    grain = (grain / grain.std() + smooth_noise(rng, grid, 20) / 0.6) / np.sqrt(2)  # 1 mm and 12 mm grain
     image = np.zeros((4, *grid), np.float32)
     for m, modality in enumerate(MODALITIES):
         value = sum(p * table[k, m] for k, p in enumerate(tissues)) / np.maximum(tissues.sum(0), 1e-3)
         value /= np.median(value[brain & (roles == 0)])  # normal brain's median is 1, as the contrasts assume
+        value *= 1 + rng.uniform(*TEXTURE[m]) * grain
+        for w, contrast in looks: value = (1 - w) * value + w * contrast[m]
         value = (1 - tumour) * value + sum(w * table[3 + k, m] for k, w in enumerate(weights)) * texture
         level = NORMAL_BRAIN_MEDIAN[modality] * rng.uniform(0.7, 1.4)
         sigma = rng.uniform(0.015, 0.04) * level
@@ -258,7 +285,7 @@ def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contr
 
 # %% ../nbs/02_synthetic.ipynb #75cbedf6
 def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: float = 0.2,
-                 p_two_lesions: float = 0.15, random_contrast: bool = False) -> dict:
+                 p_two_lesions: float = 0.15, random_contrast: bool = False, mimics: bool = True) -> dict:
     "A brain on MNI152 anatomy with a tumour: `image` (4 x grid: FLAIR, T1, T1Gd, T2), `roles`, RAS `affine`."
     rng = np.random.default_rng(seed)
     xyz, grid, spacing = _grid_coords(shape, spacing)
@@ -281,7 +308,10 @@ def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: f
     roles = np.zeros(grid, np.uint8)
     for c, ml in zip(centres, sizes):
         roles = np.maximum(roles, _lesion(rng, xyz, grid, spacing, tissues, brain, c, ml, p_no_enhancement))
-    return {'image': _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast),
+    looks = _mimics(rng, grid, spacing, tissues, brain, roles) if mimics else ()
+    image = _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, looks)
+    roles[roles == 4] = 2  # the rim that does not enhance is tumour core
+    return {'image': image,
             'roles': roles, 'affine': _centred_affine(shape, spacing)}
 
 # %% ../nbs/02_synthetic.ipynb #ab4fccd8
@@ -340,7 +370,8 @@ def _nnunet_dataset_json(names: list) -> dict:
     }
 
 # %% ../nbs/02_synthetic.ipynb #02610bb8
-GENERATORS = {'phantom': synthetic_case, 'anatomy': anatomy_case}
+GENERATORS = {'phantom': synthetic_case, 'anatomy': anatomy_case,
+              'anatomy-random': functools.partial(anatomy_case, random_contrast=True)}
 
 def _write_synthetic_case(out: Path, layout: str, name: str, i: int, shape, seed: int, vary_geometry: bool,
                           section: str, generator: str = 'phantom', spacing=None):
@@ -387,6 +418,8 @@ def write_synthetic_dataset(out, # Folder to write into
     return out
 
 # %% ../nbs/02_synthetic.ipynb #71232f7e
+ANATOMY_REVISION = 3  # up by one whenever `anatomy_case` draws different voxels for the same seed
+
 def synthetic_data_dir(cases: int = 16, # Labelled cases
                        shape=(64, 64, 64), # Field of view in mm
                        seed: int = 0, # Data set seed
@@ -396,13 +429,13 @@ def synthetic_data_dir(cases: int = 16, # Labelled cases
                       ) -> Path:
     "A synthetic MSD-layout data set in the cache, generated the first time it is asked for."
     spaced = '' if spacing is None else '-' + 'x'.join(f'{s:g}' for s in np.broadcast_to(spacing, 3)) + 'mm'
-    kind = ('' if generator == 'phantom' else f'-{generator}') + spaced
+    kind = ('' if generator == 'phantom' else f'-{generator}-r{ANATOMY_REVISION}') + spaced
     root = cache_root() / f"synthetic-msd{kind}-{cases}x{'x'.join(map(str, shape))}-seed{seed}"
     if not (root / 'dataset.json').is_file():
         partial = root.with_name(root.name + f'.partial-{os.getpid()}')
         shutil.rmtree(partial, ignore_errors=True)
         write_synthetic_dataset(partial, cases=cases, shape=shape, layout='msd', seed=seed, progress=progress,
-                                generator=generator, spacing=spacing, workers=0 if generator == 'anatomy' else 1)
+                                generator=generator, spacing=spacing, workers=0 if generator != 'phantom' else 1)
         if not root.exists(): os.replace(partial, root)
         else: shutil.rmtree(partial)  # another process finished first
     return root

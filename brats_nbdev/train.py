@@ -71,7 +71,7 @@ class TrainConfig:
     wandb_project: str = 'brats_nbdev'  # W&B project of the run
     synthetic_cases: int = 16  # Without data_dir: synthetic cases generated once into the cache
     synthetic_shape: tuple = (240, 240, 155)  # Without data_dir: field of view of each synthetic case in mm, X Y Z
-    synthetic_generator: str = 'anatomy'  # Without data_dir: brains on MNI152 anatomy, or fast phantoms
+    synthetic_generator: str = 'anatomy-random'  # Without data_dir: brains on MNI152 (02_synthetic's `GENERATORS`)
     progress: bool = True  # Show progress bars
     resume: bool = False  # Continue the run in out_dir/name from its last checkpoint
     init_from: str|None = None  # Start from this checkpoint's weights (fine-tuning); a new run, same network
