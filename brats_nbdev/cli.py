@@ -171,11 +171,14 @@ def inference_options(roi:tuple=None, # Window X Y Z (default: the model's train
                 fit_window=fit_window, tta=tta, amp=amp, et_min_voxels=et_min_voxels,
                 largest_lesion=largest_lesion)
 
+def _with_record(trained_roi, pixdim, divisor, **options) -> dict:
+    "`inference_options` plus what a model records: its training roi (unless `roi` is given), spacing, divisor."
+    chosen = inference_options(**options)
+    return {**chosen, 'roi': chosen['roi'] or tuple(trained_roi), 'pixdim': tuple(pixdim), 'divisor': divisor}
+
 def checkpoint_inference(ckpt, **options) -> dict:
     "`inference_options` plus what the checkpoint records: training roi (unless given), spacing, input divisor."
-    chosen = inference_options(**options)
-    roi = chosen['roi'] or tuple(ckpt.train_config.get('roi', (224, 224, 144)))
-    return {**chosen, 'roi': roi, 'pixdim': ckpt.pixdim, 'divisor': ckpt.divisor}
+    return _with_record(ckpt.train_config.get('roi', (224, 224, 144)), ckpt.pixdim, ckpt.divisor, **options)
 
 # %% ../nbs/13_cli.ipynb #0a6d14cb
 @command
@@ -229,9 +232,7 @@ def _model_and_options(path, backend: str = 'auto', **options) -> tuple:
     from brats_nbdev.model import CheckpointError, read_checkpoint
     if is_export(path):
         model = ExportedNetwork(path, None if backend == 'auto' else backend, options.get('amp', 'auto'))
-        chosen = inference_options(**options)
-        return model, {**chosen, 'roi': chosen['roi'] or tuple(model.meta['roi']),
-                       'pixdim': tuple(model.meta['pixdim']), 'divisor': model.meta['divisor']}
+        return model, _with_record(model.meta['roi'], model.meta['pixdim'], model.meta['divisor'], **options)
     if backend not in ('auto', 'torch'):
         fmt = 'openvino' if backend == 'openvino' else 'onnx'
         raise CheckpointError(f"{path}: a checkpoint runs with torch; for {backend}, export it first "
