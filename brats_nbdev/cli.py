@@ -163,22 +163,28 @@ def inference_options(roi:tuple=None, # Window X Y Z (default: the model's train
                       fit_window:bool=False, # One window fitted to the brain's box (about half the roi's voxels)
                       tta:bool=False, # Average the probabilities over the 8 flips of the three axes
                       amp:str='auto', # Precision; auto: bf16 where fast, fp16 on old GPUs, else fp32
-                      et_min_voxels:int=0, # Relabel ET components under this many voxels as core
+                      et_min_voxels:int=None, # Relabel ET components under this many voxels as core (default: the model's)
+                      et_min_enhancement:float=None, # ET needs T1Gd above this times normal brain's (0: off; default: the model's)
                       largest_lesion:bool=False, # Keep only the whole tumour's largest connected component
                      ) -> dict:
     "The inference options of `brats_evaluate` and `brats_predict`, as keyword arguments of `predict_case`."
     return dict(roi=None if roi is None else tuple(roi), overlap=overlap, crop_to_brain=not windows,
                 fit_window=fit_window, tta=tta, amp=amp, et_min_voxels=et_min_voxels,
-                largest_lesion=largest_lesion)
+                et_min_enhancement=et_min_enhancement, largest_lesion=largest_lesion)
 
-def _with_record(trained_roi, pixdim, divisor, **options) -> dict:
-    "`inference_options` plus what a model records: its training roi (unless `roi` is given), spacing, divisor."
+def _with_record(trained_roi, pixdim, divisor, postprocessing=None, **options) -> dict:
+    "`inference_options` plus what a model records: training roi (unless given), spacing, divisor, post-processing."
     chosen = inference_options(**options)
-    return {**chosen, 'roi': chosen['roi'] or tuple(trained_roi), 'pixdim': tuple(pixdim), 'divisor': divisor}
+    unset = {k: v for k, v in {'et_min_voxels': 0, 'et_min_enhancement': 0, **(postprocessing or {})}.items()
+             if chosen[k] is None}
+    return {**chosen, **unset, 'roi': chosen['roi'] or tuple(trained_roi), 'pixdim': tuple(pixdim),
+            'divisor': divisor}
 
 def checkpoint_inference(ckpt, **options) -> dict:
     "`inference_options` plus what the checkpoint records: training roi (unless given), spacing, input divisor."
-    return _with_record(ckpt.train_config.get('roi', (224, 224, 144)), ckpt.pixdim, ckpt.divisor, **options)
+    from brats_nbdev.inference import recorded_postprocessing
+    return _with_record(ckpt.train_config.get('roi', (224, 224, 144)), ckpt.pixdim, ckpt.divisor,
+                        recorded_postprocessing(ckpt.train_config), **options)
 
 # %% ../nbs/13_cli.ipynb #0a6d14cb
 @command
@@ -232,7 +238,8 @@ def _model_and_options(path, backend: str = 'auto', **options) -> tuple:
     from brats_nbdev.model import CheckpointError, read_checkpoint
     if is_export(path):
         model = ExportedNetwork(path, None if backend == 'auto' else backend, options.get('amp', 'auto'))
-        return model, _with_record(model.meta['roi'], model.meta['pixdim'], model.meta['divisor'], **options)
+        meta = model.meta
+        return model, _with_record(meta['roi'], meta['pixdim'], meta['divisor'], meta.get('postprocessing'), **options)
     if backend not in ('auto', 'torch'):
         fmt = 'openvino' if backend == 'openvino' else 'onnx'
         raise CheckpointError(f"{path}: a checkpoint runs with torch; for {backend}, export it first "

@@ -14,7 +14,7 @@ import torch
 
 from .core import atomic_path, save_json
 from .data import MODALITIES, REGIONS, find_cases, get_convention
-from .inference import brain_window
+from .inference import brain_window, recorded_postprocessing
 from .model import Checkpoint, CheckpointError, model_config, read_checkpoint
 from .synthetic import write_synthetic_dataset
 from .transforms import infer_transforms
@@ -41,7 +41,8 @@ def export_metadata(ckpt: Checkpoint, fmt: str) -> dict:
     return {'format': fmt, 'network': ckpt.name, 'config': ckpt.config, 'inputs': list(MODALITIES),
             'outputs': list(REGIONS), 'activation': 'sigmoid', 'threshold': 0.5, 'pixdim': list(ckpt.pixdim),
             'divisor': ckpt.divisor, 'roi': list(ckpt.train_config.get('roi', (224, 224, 144))),
-            'source': ckpt.path.name, 'precision': 'fp32'}
+            'source': ckpt.path.name, 'precision': 'fp32',
+            'postprocessing': recorded_postprocessing(ckpt.train_config)}  # what brats_predict applies
 
 # %% ../nbs/12_export.ipynb #99df4522
 def _optional(module: str):

@@ -14,11 +14,11 @@ from monai.transforms.utils import generate_spatial_bounding_box
 from scipy import ndimage
 
 from .core import autocast, resolve_amp
-from .transforms import infer_transforms, invert_transforms, regions_to_labels
+from .transforms import infer_transforms, invert_transforms, load_transforms, regions_to_labels
 
 # %% auto #0
-__all__ = ['FLIPS', 'brain_box', 'brain_window', 'predict_probabilities', 'relabel_small_et', 'keep_largest_lesion',
-           'predict_case']
+__all__ = ['FLIPS', 'SYNTHETIC_POSTPROCESSING', 'brain_box', 'brain_window', 'predict_probabilities', 'relabel_small_et',
+           'relabel_unenhancing_et', 'recorded_postprocessing', 'keep_largest_lesion', 'predict_case']
 
 # %% ../nbs/06_inference.ipynb #635024f6
 def brain_box(image: torch.Tensor, roi) -> tuple:
@@ -94,6 +94,29 @@ def relabel_small_et(regions, min_voxels: int) -> np.ndarray:
     out[2] &= ~small
     return out
 
+# %% ../nbs/06_inference.ipynb #a1e7c0d2
+def relabel_unenhancing_et(regions, # TC, WT, ET masks on the grid of `t1gd`
+                           t1gd, # The case's raw T1Gd (0 outside the brain)
+                           min_ratio: float, # ET needs T1Gd above this times normal brain's median; 0: off
+                          ) -> np.ndarray:
+    "Regions with ET voxels that do not enhance on `t1gd` removed from ET (they remain core)."
+    out = np.array(regions, dtype=bool)
+    t1gd = np.asarray(t1gd)
+    normal = (t1gd > 0) & ~out[1]
+    if min_ratio <= 0 or not normal.any(): return out
+    dim = out[2] & (t1gd < min_ratio * np.median(t1gd[normal]))
+    out[0] |= dim
+    out[2] &= ~dim
+    return out
+
+# %% ../nbs/06_inference.ipynb #a1e7c0d5
+SYNTHETIC_POSTPROCESSING = {'et_min_enhancement': 1.25, 'et_min_voxels': 200}  # bench/postprocessing.py
+
+def recorded_postprocessing(train_config: dict) -> dict:
+    "The post-processing a model's training implies: `SYNTHETIC_POSTPROCESSING` if it saw synthetic brains only."
+    synthetic = 'data_dir' in train_config and train_config['data_dir'] is None
+    return dict(SYNTHETIC_POSTPROCESSING) if synthetic else {}
+
 # %% ../nbs/06_inference.ipynb #a817ff41
 def keep_largest_lesion(regions) -> np.ndarray:
     "Regions (TC, WT, ET) inside the largest connected component of the whole tumour only."
@@ -113,13 +136,17 @@ def _on_input_grid(values: torch.Tensor, data: dict, pre) -> np.ndarray:
 
 # %% ../nbs/06_inference.ipynb #97f82d00
 def predict_case(model, item: dict, convention=None, pixdim=(1.0, 1.0, 1.0), et_min_voxels: int = 0,
-                 largest_lesion: bool = False, **inference) -> dict:
+                 et_min_enhancement: float = 0, largest_lesion: bool = False, **inference) -> dict:
     "Predict one case (a `Case.as_dict()`): regions, label map, uncertainty (with `tta`), all on the input's grid."
-    pre = infer_transforms(pixdim)
-    data = pre({k: v for k, v in item.items() if k != 'label'})
+    pre, loading = infer_transforms(pixdim), len(load_transforms(False))
+    loaded = pre({k: v for k, v in item.items() if k != 'label'}, end=loading)
+    t1gd = np.asarray(loaded['image'][2]) if et_min_enhancement > 0 else None  # raw, on the input's grid
+    data = pre(loaded, start=loading)
     probs, spread = predict_probabilities(model, data['image'][None], **inference)
     back = _on_input_grid(probs[0], data, pre)
-    regions = relabel_small_et(np.asarray(back) > 0.5, et_min_voxels)
+    regions = np.asarray(back) > 0.5
+    if t1gd is not None: regions = relabel_unenhancing_et(regions, t1gd, et_min_enhancement)
+    regions = relabel_small_et(regions, et_min_voxels)
     if largest_lesion: regions = keep_largest_lesion(regions)
     out = {'regions': regions, 'labels': regions_to_labels(regions, convention or item['convention']),
            'affine': np.asarray(back.affine, dtype=np.float64)}

@@ -246,6 +246,7 @@ def _mimics(rng, grid, spacing, tissues, brain, roles) -> list:
     wmh = free & (tissues[2] > 0.4) & (patches > rng.uniform(0.8, 1.4))
     found = []
     for name, mask, p in (('vessel', vessel, 0.9), ('rim', rim, 0.6), ('wmh', wmh, 0.5)):
+        # the contrast is drawn even where the look-alike is absent: one stream of draws for every case
         present, contrast = rng.random() < p, [rng.uniform(*r) for r in MIMIC_CONTRAST[name]]
         if present: found.append((mask, np.array(contrast, np.float32)))
     return found
@@ -307,6 +308,7 @@ def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: f
     brain = tissues.sum(0) > 0.5
     roles = np.zeros(grid, np.uint8)
     for c, ml in zip(centres, sizes):
+        # where two lesions touch, the higher role wins, so a core's rim (4) covers the other's ET (3)
         roles = np.maximum(roles, _lesion(rng, xyz, grid, spacing, tissues, brain, c, ml, p_no_enhancement))
     looks = _mimics(rng, grid, spacing, tissues, brain, roles) if mimics else ()
     image = _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, looks)
