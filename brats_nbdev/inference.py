@@ -140,7 +140,8 @@ def predict_case(model, item: dict, convention=None, pixdim=(1.0, 1.0, 1.0), et_
     "Predict one case (a `Case.as_dict()`): regions, label map, uncertainty (with `tta`), all on the input's grid."
     pre, loading = infer_transforms(pixdim), len(load_transforms(False))
     loaded = pre({k: v for k, v in item.items() if k != 'label'}, end=loading)
-    t1gd = np.asarray(loaded['image'][2]) if et_min_enhancement > 0 else None  # raw, on the input's grid
+    # a copy of the raw T1Gd on the input's grid: normalisation may work in place on an unresampled case
+    t1gd = np.array(loaded['image'][2], np.float32) if et_min_enhancement > 0 else None
     data = pre(loaded, start=loading)
     probs, spread = predict_probabilities(model, data['image'][None], **inference)
     back = _on_input_grid(probs[0], data, pre)
