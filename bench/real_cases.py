@@ -1,6 +1,6 @@
 """Real tumours: a model that learnt on synthetic cases only, scored on real ones; then fine-tuned on them, k-fold.
 
-    python bench/real_cases.py [--out /tmp/bench-real] [--folds 5] [--finetune-epochs 20] [--no-finetune]
+    python bench/real_cases.py [--out /tmp/bench-real] [--folds 5] [--finetune-epochs 20] [--finetune-lr 1e-4] [--no-finetune]
 
 Real cases: every case with expert labels under $BRATS_SAMPLE_DATA (or the shared/data folder beside the
 project): brats-real/ and brats2018-sample/, linked into one folder.
@@ -12,7 +12,7 @@ and those brains with random tissue contrasts), everything else equal; each best
 a model records (06_inference's `SYNTHETIC_POSTPROCESSING`, chosen by bench/postprocessing.py); the default's
 model once more without them.
 
-Fine-tuned: the default generator's model fine-tuned on the real cases (`--init-from`, lr 1e-4, `--finetune-epochs`),
+Fine-tuned: the default generator's model fine-tuned on the real cases (`--init-from`, `--finetune-lr`, `--finetune-epochs`),
 one run per fold (`--fold k --k-folds N`, no validation until the end); each fold's *last* checkpoint (its
 best one is chosen on the held-out cases) scores only that fold's held-out cases, so every real case is
 scored once, by a model that never trained on it. Results: bench/RESULTS.md (real_cases).
@@ -72,6 +72,7 @@ def main():
     ap.add_argument('--out', default=None, help='working folder (default: a temporary folder)')
     ap.add_argument('--folds', type=int, default=5)
     ap.add_argument('--finetune-epochs', type=int, default=20)
+    ap.add_argument('--finetune-lr', type=float, default=1e-4)
     ap.add_argument('--no-finetune', action='store_true')
     args = ap.parse_args()
     import pandas as pd
@@ -124,7 +125,7 @@ def main():
                 resume = ['--resume'] if (runs / name / 'last.pt').exists() else []  # a killed bench goes on
                 run([script('brats_train'), *resume, '--data-dir', real, '--out-dir', runs, '--name', name,
                      '--init-from', runs / f'sim-{default}' / 'best.pt', '--fold', fold, '--k-folds', args.folds,
-                     '--roi', 112, 112, 72, '--pixdim', 2, 2, 2, '--lr', 1e-4, '--epochs', args.finetune_epochs,
+                     '--roi', 112, 112, 72, '--pixdim', 2, 2, 2, '--lr', args.finetune_lr, '--epochs', args.finetune_epochs,
                      '--val-every', args.finetune_epochs, '--no-progress', '--wandb', 'disabled'], out / f'{name}.log')
             evaluate(real, runs / name / 'last.pt', 'val', out / 'eval' / name, out / f'eval-{name}.log')
             evaluate(real, runs / name / 'last.pt', 'val', out / 'eval' / f'{name}-largest',
@@ -170,7 +171,7 @@ synthetic brains only are scored with the ET rules their training implies (06_in
 `SYNTHETIC_POSTPROCESSING`: ET needs T1Gd above {SYNTHETIC_POSTPROCESSING['et_min_enhancement']:g} times normal brain's,
 ET components under {SYNTHETIC_POSTPROCESSING['et_min_voxels']} voxels become core), chosen on held-out synthetic
 cases (bench/postprocessing.py), never on these; the "without the ET rules" row turns them off.
-Fine-tuned: the default's model ({TrainConfig().synthetic_generator}), {args.finetune_epochs} more epochs at lr 1e-4 on the other folds' cases, its
+Fine-tuned: the default's model ({TrainConfig().synthetic_generator}), {args.finetune_epochs} more epochs at lr {args.finetune_lr:g} on the other folds' cases, its
 last checkpoint scoring its fold; having learnt from real labels, it gets no ET rules unless asked (the row
 "with the synthetic ET rules" asks). {n_real} cases is a small sample: a case moves a mean by a tenth of its own
 score.
