@@ -190,7 +190,7 @@ def rules_in_force(options: dict) -> str:
     "A line naming the ET post-processing that `options` apply, for the console; empty where none does."
     rules = ([f"ET must be brighter on T1Gd than {options['et_min_enhancement']:g}x normal brain"]
              if options.get('et_min_enhancement') else [])
-    rules += [f"ET components under {options['et_min_voxels']} voxels become core"] if options.get('et_min_voxels') else []
+    if options.get('et_min_voxels'): rules.append(f"ET components under {options['et_min_voxels']} voxels become core")
     return f"post-processing: {'; '.join(rules)}" if rules else ''
 
 # %% ../nbs/13_cli.ipynb #0a6d14cb
@@ -220,7 +220,7 @@ def brats_evaluate(data_dir:str, # Data set folder with labels (MSD or BraTS lay
         cases, model = cases_to_score(find_cases(data_dir), ckpt, split), ckpt.network() if ckpt else None
     except ValueError as e: sys.exit(f"brats_evaluate: {e}")
     inference = checkpoint_inference(ckpt, **kwargs) if ckpt else {}
-    if rules_in_force(inference): print(rules_in_force(inference))
+    if rules := rules_in_force(inference): print(rules)
     per_case, failures = evaluate(cases, model, predictions, convention, not no_lesion_wise, definitions=definitions,
                                   **inference)
     out = output or Path(checkpoint or predictions).parent / 'evaluation'
@@ -272,7 +272,7 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, a s
     try: model, options = _model_and_options(checkpoint, backend, **kwargs)
     except CheckpointError as e: sys.exit(f"brats_predict: {e}")
     cases, failures = scan_inputs(input)
-    if rules_in_force(options): print(rules_in_force(options))
+    if rules := rules_in_force(options): print(rules)
     written, failed = predict_cases(model, cases, output, convention, uncertainty, **options)
     print(f"wrote {len(written)} file(s) to {output}")
     for p in failures + failed: print(f"FAILED {p}")
