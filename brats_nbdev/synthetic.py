@@ -20,10 +20,9 @@ from .data import (BRATS_SUFFIXES, LAYOUTS, MODALITIES, MSD_TASK01_LABELS, MSD_T
                               get_convention, reorient)
 
 # %% auto #0
-__all__ = ['NORMAL_BRAIN_MEDIAN', 'CONTRAST', 'MNI152_FILES', 'TUMOUR_CONTRAST', 'TISSUE_CONTRAST', 'EDEMA_BORDER', 'EDEMA_HALO',
-           'TEXTURE', 'MIMIC_CONTRAST', 'GEOMETRIES', 'GENERATORS', 'ANATOMY_REVISION', 'smooth_noise',
-           'synthetic_case', 'roles_to_labels', 'mni152_tissues', 'anatomy_case', 'write_synthetic_dataset',
-           'synthetic_data_dir']
+__all__ = ['NORMAL_BRAIN_MEDIAN', 'CONTRAST', 'MNI152_FILES', 'TUMOUR_CONTRAST', 'TISSUE_CONTRAST', 'TEXTURE', 'MIMIC_CONTRAST',
+           'GEOMETRIES', 'GENERATORS', 'ANATOMY_REVISION', 'smooth_noise', 'synthetic_case', 'roles_to_labels',
+           'mni152_tissues', 'anatomy_case', 'write_synthetic_dataset', 'synthetic_data_dir']
 
 # %% ../nbs/02_synthetic.ipynb #5cb58879
 # raw units, measured on Brats18_2013_2_1
@@ -215,8 +214,6 @@ TISSUE_CONTRAST = {  # normal tissue, FLAIR, T1, T1Gd, T2 (normal brain's median
     'grey':  (1.01, 0.92, 0.92, 1.03),  # grey and white: medians over the ten real cases (measured below)
     'white': (1.04, 1.12, 1.10, 0.96),
 }
-EDEMA_BORDER = 0.4  # edema's excess contrast at its border, as a share of its excess deep inside (measured below)
-EDEMA_HALO = 0.4    # the excess just outside the labelled edema, as a share of the edema's (fading over 2 mm)
 TEXTURE = (0.08, 0.24), (0.02, 0.05), (0.04, 0.1), (0.06, 0.16)  # normal tissue's spread per sequence
 MIMIC_CONTRAST = {  # FLAIR, T1, T1Gd, T2 ranges of look-alikes that are not tumour
     'vessel': ((0.4, 0.9), (0.5, 0.8), (1.4, 2.4), (0.5, 1.2)),     # enhancing vessels and dura in the sulci
@@ -261,21 +258,12 @@ def _centred_affine(shape, spacing):
     return affine
 
 
-def _edema_profile(roles, spacing):
-    "Scales of edema's excess contrast: inside the tumour (faint at the border, median 1), and a halo outside it."
-    depth = ndimage.distance_transform_edt(roles > 0, sampling=spacing)  # mm to the whole tumour's border
-    rise = 1 - (1 - EDEMA_BORDER) * np.exp(-(depth - 1) / 2.5)  # from EDEMA_BORDER 1 mm in to 1 deep inside
-    if (roles == 1).any(): rise /= np.median(rise[roles == 1])  # edema's median stays TUMOUR_CONTRAST's
-    halo = EDEMA_HALO * np.exp(-ndimage.distance_transform_edt(roles == 0, sampling=spacing) / 2)
-    return np.where(roles > 0, rise, 0).astype(np.float32), np.where(roles == 0, halo, 0).astype(np.float32)
-
-
 def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, mimics=()):
     "Partial-volume mixing of tissue, look-alike and tumour contrasts, texture, a bias field and Rician noise."
     table = _contrasts(rng, random_contrast)
     blur = 0.6 / np.asarray(spacing)
     weights = [ndimage.gaussian_filter((roles == v).astype(np.float32), blur) for v in (1, 2, 3, 4)]
-    tumour, (rise, halo) = sum(weights), _edema_profile(roles, spacing)
+    tumour = sum(weights)
     looks = [(ndimage.gaussian_filter(mask.astype(np.float32), blur), contrast) for mask, contrast in mimics]
     bias = np.exp(0.1 * smooth_noise(rng, grid, 3))
     texture = 1 + 0.08 * smooth_noise(rng, grid, 12) * np.minimum(tumour * 2, 1)
@@ -287,10 +275,7 @@ def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contr
         value /= np.median(value[brain & (roles == 0)])  # normal brain's median is 1, as the contrasts assume
         value *= 1 + rng.uniform(*TEXTURE[m]) * grain
         for w, contrast in looks: value = (1 - w) * value + w * contrast[m]
-        value *= 1 + halo * (table[3, m] - 1)  # edema fades out beyond its label, as in the real cases
-        edema = weights[0] * (1 + (table[3, m] - 1) * rise)
-        cores = sum(w * table[4 + k, m] for k, w in enumerate(weights[1:]))
-        value = (1 - tumour) * value + (edema + cores) * texture
+        value = (1 - tumour) * value + sum(w * table[3 + k, m] for k, w in enumerate(weights)) * texture
         level = NORMAL_BRAIN_MEDIAN[modality] * rng.uniform(0.7, 1.4)
         sigma = rng.uniform(0.015, 0.04) * level
         clean = value * bias * level
@@ -435,7 +420,7 @@ def write_synthetic_dataset(out, # Folder to write into
     return out
 
 # %% ../nbs/02_synthetic.ipynb #71232f7e
-ANATOMY_REVISION = 4  # up by one whenever `anatomy_case` draws different voxels for the same seed
+ANATOMY_REVISION = 3  # up by one whenever `anatomy_case` draws different voxels for the same seed
 
 def synthetic_data_dir(cases: int = 16, # Labelled cases
                        shape=(64, 64, 64), # Field of view in mm
