@@ -193,7 +193,9 @@ random tissue contrasts. Revision 3 adds rims that do not enhance, because the r
 on the rim of non-enhancing cores. A revision 4 that drew edema with the real cases' FLAIR profile (its outer
 2 mm about half as bright as 4-8 mm deep, a faint halo outside; 02_synthetic measures that gap) scored worse with
 the default generator and was not kept (commit aee962e, one run, fp32 on a 2-core AMD EPYC without bf16: TC 0.627,
-WT 0.701, ET 0.558, mean 0.629, lesion-wise 0.386; it under-segmented BraTS2021_00002's large edema, WT sensitivity 0.35).
+WT 0.701, ET 0.558, mean 0.629, lesion-wise 0.386, against revision 3 run the same way on the same machine:
+TC 0.603, WT 0.733, ET 0.570, mean 0.635, lesion-wise 0.612; it under-segmented BraTS2021_00002's large edema as
+revision 3 does, WT sensitivity 0.35).
 The generator's revisions and the default (`anatomy-random`, chosen before the ET rules existed for a
 tenth as many false lesions at 0.03 less mean Dice) were chosen on these same ten cases, so the sim-to-real
 rows are optimistic by that choice; the ET rules were not. The same command run twice does not give the same
