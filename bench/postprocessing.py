@@ -111,7 +111,7 @@ Command: `{command_line()}`; model: the CPU default's run `{ckpt.train_config.ge
 ({ckpt.train_config['synthetic_generator']} brains at {ckpt.pixdim[0]:g} mm). {args.cases} held-out
 {ckpt.train_config['synthetic_generator']} brains at 1 mm (seed 1; training used seed 0), each predicted once,
 then every pair of rules applied: mean ET Dice (1 where prediction and label are both empty). Without either
-rule, the model's ET covers most of the core (a 2 mm model cannot draw a rim 1-3 voxels wide).
+rule, the model's ET covers most of the core (not for want of resolution: see "What 2 mm costs").
 
 {markdown(synthetic)}
 
