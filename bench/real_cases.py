@@ -197,7 +197,8 @@ WT 0.701, ET 0.558, mean 0.629, lesion-wise 0.386, against revision 3 run the sa
 TC 0.603, WT 0.733, ET 0.570, mean 0.635, lesion-wise 0.612; it under-segmented BraTS2021_00002's large edema as
 revision 3 does, WT sensitivity 0.35).
 Why fine-tuning does not help, on fold 0 (eight training cases; BraTS2021_00003 and BraTS2021_01479 held out;
-every model scored at 1 mm with the ET rules; one run each, fp32 on the 2-core AMD EPYC):
+every model scored at 1 mm with the ET rules; one run each, fp32 on the 2-core AMD EPYC; separate
+`brats_train --fold 0 --init-from` runs recorded here, not rerun by this command):
 
 | fold 0 model | final training loss | training cases: TC / WT / ET, mean | held-out: TC / WT / ET, mean | held-out lesion-wise |
 |---|---|---|---|---|
@@ -209,7 +210,8 @@ every model scored at 1 mm with the ET rules; one run each, fp32 on the 2-core A
 
 Even the gentlest fine-tune (lr 3e-5) loses on the held-out cases, and fitting harder raises the training
 cases' Dice a little and lowers the held-out cases' Dice more: eight cases are too few to learn real tumours
-from at this size, so the fine-tuned mean of 0.80 needs many more real cases, not longer training (the reference run learns from 388 cases and reaches 0.78).
+from at this size, so the fine-tuned mean of 0.80 needs many more real cases, not longer training (the
+reference run learns from 388 cases and reaches 0.78).
 
 The generator's revisions and the default (`anatomy-random`, chosen before the ET rules existed for a
 tenth as many false lesions at 0.03 less mean Dice) were chosen on these same ten cases, so the sim-to-real
