@@ -9,22 +9,18 @@ averaged over the 8 flips of the three axes, 06_inference's `FLIPS`); the ET rul
 apply to both. Nothing is chosen on these cases: the table says what the flips are worth, and what they
 cost in time. Results: bench/RESULTS.md (flips_real).
 """
-import argparse, os, subprocess, sys, tempfile, time
+import argparse, os, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import command_line, machine, write_section  # noqa: E402
-from real_cases import REGIONS, row, scores, script  # noqa: E402
+from real_cases import REGIONS, row, run, scores, script  # noqa: E402
 
 
 def evaluate(real: Path, checkpoint: str, folder: Path, *options) -> float:
-    "`brats_evaluate` into `folder`; the seconds it took. A failure stops the bench, naming its log."
-    log, start = folder.with_suffix('.log'), time.perf_counter()
-    with open(log, 'w') as f:
-        code = subprocess.run([script('brats_evaluate'), str(real), '--checkpoint', checkpoint, '--split', 'all',
-                               '--output', str(folder), *options], stdout=f, stderr=subprocess.STDOUT).returncode
-    if code: sys.exit(f'brats_evaluate failed ({code}): see {log}')
-    return time.perf_counter() - start
+    "`brats_evaluate` into `folder`, its log beside it; the seconds it took (real_cases' `run`)."
+    return run([script('brats_evaluate'), real, '--checkpoint', checkpoint, '--split', 'all', '--output', folder,
+                *options], folder.with_suffix('.log'))
 
 
 def main():
