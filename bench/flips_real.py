@@ -9,12 +9,12 @@ averaged over the 8 flips of the three axes, 06_inference's `FLIPS`); the ET rul
 apply to both. Nothing is chosen on these cases: the table says what the flips are worth, and what they
 cost in time. Results: bench/RESULTS.md (flips_real).
 """
-import argparse, os, sys, tempfile
+import argparse, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import command_line, machine, write_section  # noqa: E402
-from real_cases import REGIONS, row, run, scores, script  # noqa: E402
+from real_cases import REGIONS, link_real_cases, row, run, scores, script  # noqa: E402
 
 
 def evaluate(real: Path, checkpoint: str, folder: Path, *options) -> float:
@@ -35,10 +35,7 @@ def main():
     if not samples: sys.exit('no real cases: set BRATS_SAMPLE_DATA to a folder with brats-real/ and brats2018-sample/')
     ckpt = read_checkpoint(args.checkpoint)
     out = Path(args.out or tempfile.mkdtemp(prefix='bench-flips-'))
-    real = out / 'real'; real.mkdir(parents=True, exist_ok=True)
-    for case in find_cases(samples / 'brats-real') + find_cases(samples / 'brats2018-sample'):
-        link = real / case.id
-        if not link.exists(): os.symlink(Path(case.label).parent, link)
+    real = link_real_cases(samples, out / 'real')
     n = len(find_cases(real))
     plain = evaluate(real, args.checkpoint, out / 'plain')
     flipped = evaluate(real, args.checkpoint, out / 'tta', '--tta')

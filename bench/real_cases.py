@@ -38,6 +38,16 @@ def run(args: list, log: Path) -> float:
     return time.perf_counter() - start
 
 
+def link_real_cases(samples: Path, folder: Path) -> Path:
+    "Every labelled case of $BRATS_SAMPLE_DATA (`samples`: brats-real/, brats2018-sample/) linked into `folder`."
+    from brats_nbdev.data import find_cases
+    folder.mkdir(parents=True, exist_ok=True)
+    for case in find_cases(samples / 'brats-real') + find_cases(samples / 'brats2018-sample'):
+        link = folder / case.id
+        if not link.exists(): os.symlink(Path(case.label).parent, link)
+    return folder
+
+
 def finished(run_dir: Path, epochs: int) -> bool:
     "Whether the run in `run_dir` trained all its epochs (a bench killed mid-run leaves a last.pt behind)."
     from brats_nbdev.train import read_metrics
@@ -83,10 +93,7 @@ def main():
     samples = _sample_data_dir()
     if not samples: sys.exit('no real cases: set BRATS_SAMPLE_DATA to a folder with brats-real/ and brats2018-sample/')
     out = Path(args.out or tempfile.mkdtemp(prefix='bench-real-'))
-    real = out / 'real'; real.mkdir(parents=True, exist_ok=True)
-    for case in find_cases(samples / 'brats-real') + find_cases(samples / 'brats2018-sample'):
-        link = real / case.id
-        if not link.exists(): os.symlink(Path(case.label).parent, link)
+    real = link_real_cases(samples, out / 'real')
     n_real = len(find_cases(real))
     os.environ['BRATS_NBDEV_CACHE'] = str(out / 'cache')
     rows, runs = {}, out / 'runs'
