@@ -36,7 +36,7 @@ CHOICES = {  # option -> its allowed values, read from the room that owns them w
     'backend': lambda: ('auto', *dict.fromkeys(b for v in _room('export').BACKENDS.values() for b in v)),
     'generator': lambda: tuple(_room('synthetic').GENERATORS),
     **{name: (lambda name=name: _room('train').CONFIG_CHOICES[name])
-       for name in ('model', 'cache', 'cache_dtype', 'wandb', 'synthetic_generator')},
+       for name in ('model', 'cache', 'cache_dtype', 'wandb', 'synthetic_generator', 'augment')},
 }
 
 # %% ../nbs/13_cli.ipynb #cbdb0cea

@@ -222,12 +222,14 @@ MIMIC_CONTRAST = {  # FLAIR, T1, T1Gd, T2 ranges of look-alikes that are not tum
 }
 
 # %% ../nbs/02_synthetic.ipynb #fd8a4e23
-def _contrasts(rng, random_contrast: bool):
+def _contrasts(rng, random_contrast: float):
     "This case's table of contrasts (csf, grey, white, edema, core, enhancing, core's rim x 4 sequences)."
     tissue = np.array([TISSUE_CONTRAST[k] for k in ('csf', 'grey', 'white')], np.float32)
     tumour = np.array([TUMOUR_CONTRAST[k] for k in ('edema', 'core', 'enhancing')], np.float32)
     tumour = 1 + (tumour - 1) * rng.uniform(0.5, 1.6, tumour.shape)  # real cases vary about their median
-    if random_contrast: tissue = rng.uniform(0.2, 2.5, tissue.shape).astype(np.float32)  # SynthSeg
+    # a share strictly between 0 and 1 draws once more; all (True) or none (False) keep their stream of draws
+    if random_contrast >= 1 or (random_contrast > 0 and rng.random() < random_contrast):
+        tissue = rng.uniform(0.2, 2.5, tissue.shape).astype(np.float32)  # SynthSeg
     plain_rim = tumour[2].copy()
     plain_rim[2] = tumour[1, 2]  # a rim like the enhancing one on FLAIR, T1 and T2, the core's on T1Gd
     return np.concatenate([tissue, tumour, plain_rim[None]])
@@ -286,7 +288,7 @@ def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contr
 
 # %% ../nbs/02_synthetic.ipynb #75cbedf6
 def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: float = 0.2,
-                 p_two_lesions: float = 0.15, random_contrast: bool = False, mimics: bool = True) -> dict:
+                 p_two_lesions: float = 0.15, random_contrast: float = 0, mimics: bool = True) -> dict:
     "A brain on MNI152 anatomy with a tumour: `image` (4 x grid: FLAIR, T1, T1Gd, T2), `roles`, RAS `affine`."
     rng = np.random.default_rng(seed)
     xyz, grid, spacing = _grid_coords(shape, spacing)
@@ -373,7 +375,8 @@ def _nnunet_dataset_json(names: list) -> dict:
 
 # %% ../nbs/02_synthetic.ipynb #02610bb8
 GENERATORS = {'phantom': synthetic_case, 'anatomy': anatomy_case,
-              'anatomy-random': functools.partial(anatomy_case, random_contrast=True)}
+              'anatomy-random': functools.partial(anatomy_case, random_contrast=True),
+              'anatomy-mixed': functools.partial(anatomy_case, random_contrast=0.5)}
 
 def _write_synthetic_case(out: Path, layout: str, name: str, i: int, shape, seed: int, vary_geometry: bool,
                           section: str, generator: str = 'phantom', spacing=None):

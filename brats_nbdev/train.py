@@ -26,8 +26,8 @@ from .data import REGIONS, find_cases, load_split, make_split, save_split
 from .model import (MODEL_DEFAULTS, VAE_LOSS_WEIGHT, build_model, check_input_size,
                                read_checkpoint, save_checkpoint)
 from .synthetic import GENERATORS, synthetic_data_dir
-from .transforms import (CACHES, choose_cache, make_dataset, make_loader, train_transforms,
-                                    val_transforms)
+from .transforms import (AUGMENTATIONS, CACHES, choose_cache, make_dataset, make_loader,
+                                    train_transforms, val_transforms)
 
 # %% auto #0
 __all__ = ['CPU_SYNTHETIC_PRESET', 'TRACKING_MODES', 'CACHE_DTYPES', 'CONFIG_CHOICES', 'METRIC_COLUMNS', 'RUNTIME_FIELDS',
@@ -59,6 +59,7 @@ class TrainConfig:
     fold: int|None = None  # Cross-validation fold to hold out (0 to k_folds - 1), instead of val_fraction
     k_folds: int = 5  # Number of cross-validation folds, with fold
     seed: int = 0  # Random seed of the split, the initial weights and every epoch's augmentation
+    augment: str = 'seed'  # Intensity augmentation: seed (scale, shift) or nnunet (adds noise, blur, contrast, gamma)
     deterministic: bool = False  # Use deterministic algorithms only (slower on a GPU)
     amp: str = 'auto'  # Precision; auto: bf16 where the device computes it fast, fp16 on older GPUs, else fp32
     cache: str = 'auto'  # Where preprocessed cases are kept; auto: the GPU or memory if they fit, else disk
@@ -88,7 +89,8 @@ def default_config(synthetic: bool, **settings) -> TrainConfig:
 TRACKING_MODES = ('online', 'offline', 'disabled')
 CACHE_DTYPES = ('float16', 'float32')
 CONFIG_CHOICES = {'model': tuple(MODEL_DEFAULTS), 'amp': AMP_MODES, 'cache': CACHES,
-                  'cache_dtype': CACHE_DTYPES, 'wandb': TRACKING_MODES, 'synthetic_generator': tuple(GENERATORS)}
+                  'cache_dtype': CACHE_DTYPES, 'wandb': TRACKING_MODES, 'synthetic_generator': tuple(GENERATORS),
+                  'augment': AUGMENTATIONS}
 
 # %% ../nbs/05_train.ipynb #7808616d
 def validate_config(c: TrainConfig) -> TrainConfig:
@@ -295,7 +297,7 @@ def _datasets(c: TrainConfig, run_dir: Path, device=None):
               f"{len(split['train'])} training and {len(val_items)} of {len(split['val'])} validation cases",
               flush=True)
     cache_dir, dtype = cache_root() / 'preprocessed', getattr(torch, c.cache_dtype)
-    train_tf = train_transforms(c.roi, c.pixdim, image_dtype=dtype)
+    train_tf = train_transforms(c.roi, c.pixdim, image_dtype=dtype, intensity=c.augment)
     val_tf = val_transforms(c.pixdim, image_dtype=dtype)
     cache = c.cache if c.cache != 'auto' else choose_cache(
         train_items + val_items, val_tf, c.cache_memory_gb, cache_dir, verbose=is_main_process(), device=device)

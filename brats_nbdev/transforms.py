@@ -16,20 +16,22 @@ from monai.data import CacheDataset, DataLoader, Dataset, PersistentDataset, Thr
 from monai.data.utils import json_hashing
 from monai.utils import convert_to_tensor
 from monai.transforms import (CastToTyped, Compose, CropForegroundd, Invertd, LoadImaged, MapTransform,
-                              NormalizeIntensityd, Orientationd, RandFlipd, RandomizableTrait,
-                              RandScaleIntensityd, RandShiftIntensityd, RandSpatialCropd, Spacingd, SpatialPadd,
-                              ToDeviced, Transform)
+                              NormalizeIntensityd, Orientationd, RandAdjustContrastd, RandFlipd,
+                              RandGaussianNoised, RandGaussianSmoothd, RandomizableTrait, RandScaleIntensityd,
+                              RandScaleIntensityFixedMeand, RandShiftIntensityd, RandSimulateLowResolutiond,
+                              RandSpatialCropd, Spacingd, SpatialPadd, ToDeviced, Transform)
 
 from . import __version__
 from .core import atomic_path
 from .data import MODALITIES, REGIONS, get_convention
 
 # %% auto #0
-__all__ = ['SEED_SLACK', 'MEMORY_RESERVE_GB', 'GPU_RESERVE_GB', 'CACHES', 'labels_to_regions', 'enforce_nesting',
+__all__ = ['SEED_SLACK', 'AUGMENTATIONS', 'MEMORY_RESERVE_GB', 'GPU_RESERVE_GB', 'CACHES', 'labels_to_regions', 'enforce_nesting',
            'regions_to_labels', 'LabelsToRegionsd', 'ReorderVolumesd', 'ThreadSafeLoadImaged', 'load_transforms',
            'is_nonzero', 'preprocess_transforms', 'AfterCache', 'unpack_transforms', 'augment_transforms',
-           'train_transforms', 'val_transforms', 'infer_transforms', 'invert_transforms', 'cached_part', 'settings_key',
-           'case_hash', 'DiskCacheDataset', 'cache_estimate', 'choose_cache', 'make_dataset', 'make_loader']
+           'nnunet_intensity_transforms', 'train_transforms', 'val_transforms', 'infer_transforms', 'invert_transforms',
+           'cached_part', 'settings_key', 'case_hash', 'DiskCacheDataset', 'cache_estimate', 'choose_cache',
+           'make_dataset', 'make_loader']
 
 # %% ../nbs/03_transforms.ipynb #86a9a90a
 def labels_to_regions(label, convention):
@@ -141,8 +143,10 @@ SEED_SLACK = (16, 16, 11)  # the room a 224x224x144 crop has in a 240x240x155 Br
 
 
 def augment_transforms(roi_size=(224, 224, 144), flip_prob: float = 0.5, scale: float = 0.1,
-                       shift: float = 0.1, slack=SEED_SLACK) -> list:
+                       shift: float = 0.1, slack=SEED_SLACK, intensity: str = 'seed') -> list:
     "The random part: a `roi_size` crop with `slack` to move in (padding small volumes), flips, intensity."
+    if intensity not in AUGMENTATIONS:
+        raise ValueError(f"intensity={intensity!r}: choose one of {', '.join(AUGMENTATIONS)}")
     keys, room = ['image', 'label'], [int(r) + int(s) for r, s in zip(roi_size, slack)]
     # the first crop, random, ends the cache: it holds the brain's box, not a padded copy
     return [RandSpatialCropd(keys, roi_size=room, random_size=False),
@@ -152,7 +156,23 @@ def augment_transforms(roi_size=(224, 224, 144), flip_prob: float = 0.5, scale: 
             RandSpatialCropd(keys, roi_size=roi_size, random_size=False),
             CastToTyped('image', torch.float32),
             RandScaleIntensityd('image', factors=scale, prob=1.0),
-            RandShiftIntensityd('image', offsets=shift, prob=1.0)]
+            RandShiftIntensityd('image', offsets=shift, prob=1.0),
+            *(nnunet_intensity_transforms() if intensity == 'nnunet' else [])]
+
+# %% ../nbs/03_transforms.ipynb #274f2cfe
+AUGMENTATIONS = ('seed', 'nnunet')
+
+
+def nnunet_intensity_transforms() -> list:
+    "nnU-Net's default intensity augmentation (probabilities and ranges of its trainer) as MONAI transforms."
+    sigma = dict(sigma_x=(0.5, 1.0), sigma_y=(0.5, 1.0), sigma_z=(0.5, 1.0))
+    return [RandGaussianNoised('image', prob=0.1, std=0.1 ** 0.5),  # variance up to 0.1
+            RandGaussianSmoothd('image', prob=0.2, **sigma),
+            RandScaleIntensityd('image', factors=0.25, prob=0.15),  # brightness 0.75-1.25
+            RandScaleIntensityFixedMeand('image', factors=0.25, prob=0.15, preserve_range=True),  # contrast
+            RandSimulateLowResolutiond('image', prob=0.25, zoom_range=(0.5, 1.0)),
+            RandAdjustContrastd('image', prob=0.1, gamma=(0.7, 1.5), invert_image=True, retain_stats=True),
+            RandAdjustContrastd('image', prob=0.3, gamma=(0.7, 1.5), retain_stats=True)]
 
 # %% ../nbs/03_transforms.ipynb #0457e957
 def train_transforms(
