@@ -68,12 +68,17 @@ def scores(folder: Path):
     return pd.read_csv(folder / 'per_case.csv')
 
 
-def row(name: str, per_case, seconds=None) -> str:
-    "A results row: Dice per region and mean, lesion-wise Dice per region and mean, case count."
+def dice_cells(per_case) -> list:
+    "Table cells: Dice per region, their mean (bold), lesion-wise Dice (mean of regions)."
     dice = per_case.pivot(index='case', columns='region', values='dice')[list(REGIONS)]
     lesion = per_case.pivot(index='case', columns='region', values='lesion_dice')[list(REGIONS)]
-    cells = [f'{dice[r].mean():.3f}' for r in REGIONS] + [f'**{dice.mean(axis=1).mean():.3f}**']
-    cells += [f'{lesion.mean().mean():.3f}', str(len(dice))]
+    return ([f'{dice[r].mean():.3f}' for r in REGIONS] + [f'**{dice.mean(axis=1).mean():.3f}**']
+            + [f'{lesion.mean().mean():.3f}'])
+
+
+def row(name: str, per_case, seconds=None) -> str:
+    "A results row: Dice per region and mean, lesion-wise Dice (mean of regions), case count."
+    cells = dice_cells(per_case) + [str(per_case['case'].nunique())]
     return f"| {name} | " + ' | '.join(cells) + (f" | {seconds / 60:.1f} min |" if seconds else ' | |')
 
 

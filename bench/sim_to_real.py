@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import command_line, machine, write_section  # noqa: E402
-from real_cases import evaluate, finished, link_real_cases, run, scores, script  # noqa: E402
+from real_cases import dice_cells, evaluate, finished, link_real_cases, run, scores, script  # noqa: E402
 
 VARIANTS = {  # name: (brats_train options on top of the CPU default, what it changes)
     'default': ([], 'the CPU default (anatomy-random brains, 112x112x72 crops, 30 epochs)'),
@@ -28,12 +28,8 @@ VARIANTS = {  # name: (brats_train options on top of the CPU default, what it ch
 
 
 def cells(per_case) -> list:
-    "Dice per region and mean, lesion-wise Dice (mean of regions), false WT lesions per case."
-    dice = per_case.pivot(index='case', columns='region', values='dice')[['TC', 'WT', 'ET']]
-    lesion = per_case.pivot(index='case', columns='region', values='lesion_dice').mean(axis=1).mean()
-    false = per_case[per_case['region'] == 'WT']['false_positives'].mean()
-    return [f'{dice[r].mean():.3f}' for r in dice] + [f'**{dice.mean(axis=1).mean():.3f}**', f'{lesion:.3f}',
-                                                       f'{false:.1f}']
+    "`dice_cells`, then the false WT lesions per case."
+    return dice_cells(per_case) + [f"{per_case[per_case['region'] == 'WT']['false_positives'].mean():.1f}"]
 
 
 def main():
@@ -53,8 +49,8 @@ def main():
     rows = []
     for name in args.variants:
         options, what = VARIANTS[name]
-        given = options.index('--epochs') + 1 if '--epochs' in options else None
-        epochs = int(options[given]) if given else CPU_SYNTHETIC_PRESET['epochs']
+        epochs = (int(options[options.index('--epochs') + 1]) if '--epochs' in options
+                  else CPU_SYNTHETIC_PRESET['epochs'])
         run_dir = out / 'runs' / name
         if not finished(run_dir, epochs):
             resume = ['--resume'] if (run_dir / 'last.pt').exists() else []

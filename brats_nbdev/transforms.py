@@ -26,10 +26,10 @@ from .core import atomic_path
 from .data import MODALITIES, REGIONS, get_convention
 
 # %% auto #0
-__all__ = ['SEED_SLACK', 'AUGMENTATIONS', 'MEMORY_RESERVE_GB', 'GPU_RESERVE_GB', 'CACHES', 'labels_to_regions', 'enforce_nesting',
+__all__ = ['AUGMENTATIONS', 'SEED_SLACK', 'MEMORY_RESERVE_GB', 'GPU_RESERVE_GB', 'CACHES', 'labels_to_regions', 'enforce_nesting',
            'regions_to_labels', 'LabelsToRegionsd', 'ReorderVolumesd', 'ThreadSafeLoadImaged', 'load_transforms',
-           'is_nonzero', 'preprocess_transforms', 'AfterCache', 'unpack_transforms', 'augment_transforms',
-           'nnunet_intensity_transforms', 'train_transforms', 'val_transforms', 'infer_transforms', 'invert_transforms',
+           'is_nonzero', 'preprocess_transforms', 'AfterCache', 'unpack_transforms', 'nnunet_intensity_transforms',
+           'augment_transforms', 'train_transforms', 'val_transforms', 'infer_transforms', 'invert_transforms',
            'cached_part', 'settings_key', 'case_hash', 'DiskCacheDataset', 'cache_estimate', 'choose_cache',
            'make_dataset', 'make_loader']
 
@@ -138,6 +138,21 @@ def unpack_transforms(with_label: bool = True) -> list:
     "After the cache: images back to float32, the label map made into TC, WT, ET regions."
     return [AfterCache(CastToTyped('image', torch.float32), *([LabelsToRegionsd('label')] if with_label else []))]
 
+# %% ../nbs/03_transforms.ipynb #274f2cfe
+AUGMENTATIONS = ('seed', 'nnunet')
+
+
+def nnunet_intensity_transforms() -> list:
+    "nnU-Net's default intensity augmentation (probabilities and ranges of its trainer) as MONAI transforms."
+    sigma = dict(sigma_x=(0.5, 1.0), sigma_y=(0.5, 1.0), sigma_z=(0.5, 1.0))
+    return [RandGaussianNoised('image', prob=0.1, std=0.1 ** 0.5),  # variance up to 0.1
+            RandGaussianSmoothd('image', prob=0.2, **sigma),
+            RandScaleIntensityd('image', factors=0.25, prob=0.15),  # brightness 0.75-1.25
+            RandScaleIntensityFixedMeand('image', factors=0.25, prob=0.15, preserve_range=True),  # contrast
+            RandSimulateLowResolutiond('image', prob=0.25, zoom_range=(0.5, 1.0)),
+            RandAdjustContrastd('image', prob=0.1, gamma=(0.7, 1.5), invert_image=True, retain_stats=True),
+            RandAdjustContrastd('image', prob=0.3, gamma=(0.7, 1.5), retain_stats=True)]
+
 # %% ../nbs/03_transforms.ipynb #acce1598
 SEED_SLACK = (16, 16, 11)  # the room a 224x224x144 crop has in a 240x240x155 BraTS volume
 
@@ -158,21 +173,6 @@ def augment_transforms(roi_size=(224, 224, 144), flip_prob: float = 0.5, scale: 
             RandScaleIntensityd('image', factors=scale, prob=1.0),
             RandShiftIntensityd('image', offsets=shift, prob=1.0),
             *(nnunet_intensity_transforms() if intensity == 'nnunet' else [])]
-
-# %% ../nbs/03_transforms.ipynb #274f2cfe
-AUGMENTATIONS = ('seed', 'nnunet')
-
-
-def nnunet_intensity_transforms() -> list:
-    "nnU-Net's default intensity augmentation (probabilities and ranges of its trainer) as MONAI transforms."
-    sigma = dict(sigma_x=(0.5, 1.0), sigma_y=(0.5, 1.0), sigma_z=(0.5, 1.0))
-    return [RandGaussianNoised('image', prob=0.1, std=0.1 ** 0.5),  # variance up to 0.1
-            RandGaussianSmoothd('image', prob=0.2, **sigma),
-            RandScaleIntensityd('image', factors=0.25, prob=0.15),  # brightness 0.75-1.25
-            RandScaleIntensityFixedMeand('image', factors=0.25, prob=0.15, preserve_range=True),  # contrast
-            RandSimulateLowResolutiond('image', prob=0.25, zoom_range=(0.5, 1.0)),
-            RandAdjustContrastd('image', prob=0.1, gamma=(0.7, 1.5), invert_image=True, retain_stats=True),
-            RandAdjustContrastd('image', prob=0.3, gamma=(0.7, 1.5), retain_stats=True)]
 
 # %% ../nbs/03_transforms.ipynb #0457e957
 def train_transforms(
