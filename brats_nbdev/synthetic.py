@@ -222,7 +222,7 @@ MIMIC_CONTRAST = {  # FLAIR, T1, T1Gd, T2 ranges of look-alikes that are not tum
 }
 
 # %% ../nbs/02_synthetic.ipynb #fd8a4e23
-def _contrasts(rng, random_contrast: float):
+def _contrasts(rng, random_contrast: float, ordered: bool = False):
     "This case's table of contrasts (csf, grey, white, edema, core, enhancing, core's rim x 4 sequences)."
     tissue = np.array([TISSUE_CONTRAST[k] for k in ('csf', 'grey', 'white')], np.float32)
     tumour = np.array([TUMOUR_CONTRAST[k] for k in ('edema', 'core', 'enhancing')], np.float32)
@@ -230,6 +230,9 @@ def _contrasts(rng, random_contrast: float):
     # a share strictly between 0 and 1 draws once more; all (True) or none (False) keep their stream of draws
     if random_contrast >= 1 or (random_contrast > 0 and rng.random() < random_contrast):
         tissue = rng.uniform(0.2, 2.5, tissue.shape).astype(np.float32)  # SynthSeg
+        for m in (0, 2) if ordered else ():  # FLAIR and T1Gd, which define edema and ET: tumour stays brightest
+            tissue[1, m] = tissue[2, m] * rng.uniform(0.85, 1.15)  # grey within 15 % of white
+            tissue[0, m] = min(tissue[0, m], tissue[1:, m].min())  # CSF no brighter than either
     plain_rim = tumour[2].copy()
     plain_rim[2] = tumour[1, 2]  # a rim like the enhancing one on FLAIR, T1 and T2, the core's on T1Gd
     return np.concatenate([tissue, tumour, plain_rim[None]])
@@ -260,9 +263,21 @@ def _centred_affine(shape, spacing):
     return affine
 
 
-def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, mimics=()):
+def _edema_fade(rng, roles, spacing) -> np.ndarray:
+    "Per voxel, edema's excess over normal brain as a share of its median: brightest at the core, faint far out."
+    far = rng.uniform(0.25, 0.8)  # the far edge's excess as a share of the core's border's
+    edema, core = roles == 1, roles >= 2
+    if not (edema.any() and core.any()): return np.ones(roles.shape, np.float32)
+    distance = ndimage.distance_transform_edt(~core, sampling=spacing)
+    fade = 1 - (1 - far) * np.clip(distance / np.percentile(distance[edema], 95), 0, 1)
+    return (fade / np.median(fade[edema])).astype(np.float32)  # the edema's median contrast stays the drawn one
+
+
+def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, mimics=(), edema_fade=False,
+                         ordered_contrast=False, regional_contrast=0.0):
     "Partial-volume mixing of tissue, look-alike and tumour contrasts, texture, a bias field and Rician noise."
-    table = _contrasts(rng, random_contrast)
+    table = _contrasts(rng, random_contrast, ordered_contrast)
+    fade = _edema_fade(rng, roles, spacing) if edema_fade else None
     blur = 0.6 / np.asarray(spacing)
     weights = [ndimage.gaussian_filter((roles == v).astype(np.float32), blur) for v in (1, 2, 3, 4)]
     tumour = sum(weights)
@@ -276,8 +291,12 @@ def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contr
         value = sum(p * table[k, m] for k, p in enumerate(tissues)) / np.maximum(tissues.sum(0), 1e-3)
         value /= np.median(value[brain & (roles == 0)])  # normal brain's median is 1, as the contrasts assume
         value *= 1 + rng.uniform(*TEXTURE[m]) * grain
+        if regional_contrast:  # regions of normal brain brighter or darker, each sequence on its own
+            value *= np.exp(regional_contrast * smooth_noise(rng, grid, 4))
         for w, contrast in looks: value = (1 - w) * value + w * contrast[m]
-        value = (1 - tumour) * value + sum(w * table[3 + k, m] for k, w in enumerate(weights)) * texture
+        compartments = [table[3 + k, m] for k in range(len(weights))]  # edema, core, enhancing, core's rim
+        if fade is not None: compartments[0] = 1 + (compartments[0] - 1) * fade
+        value = (1 - tumour) * value + sum(w * c for w, c in zip(weights, compartments)) * texture
         level = NORMAL_BRAIN_MEDIAN[modality] * rng.uniform(0.7, 1.4)
         sigma = rng.uniform(0.015, 0.04) * level
         clean = value * bias * level
@@ -288,7 +307,8 @@ def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contr
 
 # %% ../nbs/02_synthetic.ipynb #75cbedf6
 def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: float = 0.2,
-                 p_two_lesions: float = 0.15, random_contrast: float = 0, mimics: bool = True) -> dict:
+                 p_two_lesions: float = 0.15, random_contrast: float = 0, mimics: bool = True,
+                 edema_fade: bool = False, ordered_contrast: bool = False, regional_contrast: float = 0) -> dict:
     "A brain on MNI152 anatomy with a tumour: `image` (4 x grid: FLAIR, T1, T1Gd, T2), `roles`, RAS `affine`."
     rng = np.random.default_rng(seed)
     xyz, grid, spacing = _grid_coords(shape, spacing)
@@ -313,7 +333,8 @@ def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: f
         # where two lesions touch, the higher role wins, so a core's rim (4) covers the other's ET (3)
         roles = np.maximum(roles, _lesion(rng, xyz, grid, spacing, tissues, brain, c, ml, p_no_enhancement))
     looks = _mimics(rng, grid, spacing, tissues, brain, roles) if mimics else ()
-    image = _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, looks)
+    image = _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, looks, edema_fade,
+                                 ordered_contrast, regional_contrast)
     roles[roles == 4] = 2  # the rim that does not enhance is tumour core
     return {'image': image,
             'roles': roles, 'affine': _centred_affine(shape, spacing)}
@@ -376,7 +397,10 @@ def _nnunet_dataset_json(names: list) -> dict:
 # %% ../nbs/02_synthetic.ipynb #02610bb8
 GENERATORS = {'phantom': synthetic_case, 'anatomy': anatomy_case,
               'anatomy-random': functools.partial(anatomy_case, random_contrast=True),
-              'anatomy-mixed': functools.partial(anatomy_case, random_contrast=0.5)}
+              'anatomy-mixed': functools.partial(anatomy_case, random_contrast=0.5),
+              'anatomy-fading': functools.partial(anatomy_case, random_contrast=True, edema_fade=True),
+              'anatomy-ordered': functools.partial(anatomy_case, random_contrast=True, ordered_contrast=True),
+              'anatomy-regional': functools.partial(anatomy_case, random_contrast=True, regional_contrast=0.25)}
 
 def _write_synthetic_case(out: Path, layout: str, name: str, i: int, shape, seed: int, vary_geometry: bool,
                           section: str, generator: str = 'phantom', spacing=None):
