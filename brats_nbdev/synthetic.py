@@ -306,9 +306,17 @@ def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contr
     return image
 
 # %% ../nbs/02_synthetic.ipynb #75cbedf6
-def anatomy_case(shape=(240, 240, 155), seed=0, spacing=1.0, p_no_enhancement: float = 0.2,
-                 p_two_lesions: float = 0.15, random_contrast: float = 0, mimics: bool = True,
-                 edema_fade: bool = False, ordered_contrast: bool = False, regional_contrast: float = 0) -> dict:
+def anatomy_case(shape=(240, 240, 155), # Field of view in mm
+                 seed=0, # Seed (an int or a list of ints): the same seed gives the same voxels
+                 spacing=1.0, # Voxel size in mm (one number or three)
+                 p_no_enhancement: float = 0.2, # Share of tumours with no enhancing rim
+                 p_two_lesions: float = 0.15, # Share of cases with a second, smaller lesion
+                 random_contrast: float = 0, # Share of cases with random normal-tissue contrasts (SynthSeg)
+                 mimics: bool = True, # Unlabelled look-alikes of tumour (vessels, bright rims, WM lesions)
+                 edema_fade: bool = False, # Edema brightest beside the core, fainter far from it
+                 ordered_contrast: bool = False, # With random contrasts: tumour stays brightest on FLAIR and T1Gd
+                 regional_contrast: float = 0, # Strength of a smooth per-sequence field over normal tissue (0: none)
+                ) -> dict:
     "A brain on MNI152 anatomy with a tumour: `image` (4 x grid: FLAIR, T1, T1Gd, T2), `roles`, RAS `affine`."
     rng = np.random.default_rng(seed)
     xyz, grid, spacing = _grid_coords(shape, spacing)
