@@ -16,9 +16,20 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB{gpu}; torch {torch.__version__}, CPU bf16 {'yes' if bf16 else 'no'}"
 
 
+def _markers(name: str) -> tuple: return f'<!-- {name}:start -->', f'<!-- {name}:end -->'
+
+
+def read_section(name: str) -> str:
+    "The text of section `name` of bench/RESULTS.md as written ('' where there is none)."
+    start, end = _markers(name)
+    text = RESULTS.read_text() if RESULTS.exists() else ''
+    found = re.search(re.escape(start) + '(.*?)' + re.escape(end), text, flags=re.S)
+    return found.group(1) if found else ''
+
+
 def write_section(name: str, text: str):
     "Replace (or add) the section `name` of bench/RESULTS.md, atomically."
-    start, end = f'<!-- {name}:start -->', f'<!-- {name}:end -->'
+    start, end = _markers(name)
     block = f'{start}\n{text.strip()}\n{end}'
     old = RESULTS.read_text() if RESULTS.exists() else '# Benchmark results\n\nEach section is written by the script it names; rerun it to update.\n'
     new = re.sub(re.escape(start) + '.*?' + re.escape(end), lambda _: block, old, flags=re.S) if start in old else old.rstrip() + '\n\n' + block + '\n'

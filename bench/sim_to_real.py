@@ -8,11 +8,11 @@ everything else equal. Its best checkpoint (chosen on its own synthetic validati
 Finished runs and evaluations in `--out` are reused, so a stopped bench goes on. Nothing is chosen on the real
 cases by this script; the table says which lever moved what. Results: bench/RESULTS.md (sim_to_real).
 """
-import argparse, sys, tempfile
+import argparse, re, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import command_line, machine, write_section  # noqa: E402
+from common import command_line, machine, read_section, write_section  # noqa: E402
 from real_cases import dice_cells, evaluate, finished, link_real_cases, run, scores, script  # noqa: E402
 
 VARIANTS = {  # name: (brats_train options on top of the CPU default, what it changes)
@@ -42,11 +42,7 @@ def cells(per_case) -> list:
 
 def earlier_rows(names) -> dict:
     "Rows of this section as RESULTS.md holds them, by variant, for the variants in `names` (kept when not rerun)."
-    import re
-    from common import RESULTS
-    text = RESULTS.read_text() if RESULTS.exists() else ''
-    section = re.search(r'<!-- sim_to_real:start -->(.*?)<!-- sim_to_real:end -->', text, re.S)
-    rows = re.findall(r'^(\| ([\w-]+): .*)$', section.group(1), re.M) if section else []
+    rows = re.findall(r'^(\| ([\w-]+): .*)$', read_section('sim_to_real'), re.M)
     return {name: line for line, name in rows if name in names}
 
 

@@ -256,13 +256,7 @@ def _mimics(rng, grid, spacing, tissues, brain, roles) -> list:
         if present: found.append((mask, np.array(contrast, np.float32)))
     return found
 
-# %% ../nbs/02_synthetic.ipynb #0cd37de8
-def _centred_affine(shape, spacing):
-    affine = np.diag([*spacing, 1.0])
-    affine[:3, 3] = 0.5 * np.asarray(spacing) - np.array(shape) / 2
-    return affine
-
-
+# %% ../nbs/02_synthetic.ipynb #e4a1f7ca
 def _edema_fade(rng, roles, spacing) -> np.ndarray:
     "Per voxel, edema's excess over normal brain as a share of its median: brightest at the core, faint far out."
     far = rng.uniform(0.25, 0.8)  # the far edge's excess as a share of the core's border's
@@ -271,6 +265,12 @@ def _edema_fade(rng, roles, spacing) -> np.ndarray:
     distance = ndimage.distance_transform_edt(~core, sampling=spacing)
     fade = 1 - (1 - far) * np.clip(distance / np.percentile(distance[edema], 95), 0, 1)
     return (fade / np.median(fade[edema])).astype(np.float32)  # the edema's median contrast stays the drawn one
+
+# %% ../nbs/02_synthetic.ipynb #0cd37de8
+def _centred_affine(shape, spacing):
+    affine = np.diag([*spacing, 1.0])
+    affine[:3, 3] = 0.5 * np.asarray(spacing) - np.array(shape) / 2
+    return affine
 
 
 def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, mimics=(), edema_fade=False,
@@ -341,8 +341,9 @@ def anatomy_case(shape=(240, 240, 155), # Field of view in mm
         # where two lesions touch, the higher role wins, so a core's rim (4) covers the other's ET (3)
         roles = np.maximum(roles, _lesion(rng, xyz, grid, spacing, tissues, brain, c, ml, p_no_enhancement))
     looks = _mimics(rng, grid, spacing, tissues, brain, roles) if mimics else ()
-    image = _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, looks, edema_fade,
-                                 ordered_contrast, regional_contrast)
+    image = _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, looks,
+                                 edema_fade=edema_fade, ordered_contrast=ordered_contrast,
+                                 regional_contrast=regional_contrast)
     roles[roles == 4] = 2  # the rim that does not enhance is tumour core
     return {'image': image,
             'roles': roles, 'affine': _centred_affine(shape, spacing)}
