@@ -21,8 +21,9 @@ from .data import (BRATS_SUFFIXES, LAYOUTS, MODALITIES, MSD_TASK01_LABELS, MSD_T
 
 # %% auto #0
 __all__ = ['NORMAL_BRAIN_MEDIAN', 'CONTRAST', 'MNI152_FILES', 'TUMOUR_CONTRAST', 'TISSUE_CONTRAST', 'TEXTURE', 'MIMIC_CONTRAST',
-           'GEOMETRIES', 'GENERATORS', 'ANATOMY_REVISION', 'smooth_noise', 'synthetic_case', 'roles_to_labels',
-           'mni152_tissues', 'anatomy_case', 'write_synthetic_dataset', 'synthetic_data_dir']
+           'FOSSA_CONTRAST', 'FOSSA_GAIN_SD', 'GEOMETRIES', 'GENERATORS', 'ANATOMY_REVISION', 'smooth_noise',
+           'synthetic_case', 'roles_to_labels', 'mni152_tissues', 'in_posterior_fossa', 'anatomy_case',
+           'write_synthetic_dataset', 'synthetic_data_dir']
 
 # %% ../nbs/02_synthetic.ipynb #5cb58879
 # raw units, measured on Brats18_2013_2_1
@@ -266,6 +267,42 @@ def _edema_fade(rng, roles, spacing) -> np.ndarray:
     fade = 1 - (1 - far) * np.clip(distance / np.percentile(distance[edema], 95), 0, 1)
     return (fade / np.median(fade[edema])).astype(np.float32)  # the edema's median contrast stays the drawn one
 
+# %% ../nbs/02_synthetic.ipynb #dd2f172e
+FOSSA_CONTRAST = {  # FLAIR, T1, T1Gd, T2 ranges of the posterior fossa's enhancing look-alikes
+    'tentorium': ((0.5, 1.1), (0.6, 0.9), (1.4, 2.4), (0.6, 1.2)),    # the dura over the cerebellum
+    'folia':     ((0.9, 1.25), (0.85, 1.05), (1.15, 1.7), (0.9, 1.3)), # veins between the cerebellum's folia
+}
+FOSSA_GAIN_SD = 0.12  # log sd of the fossa's normal tissue over the cerebrum's, all sequences at once (measured)
+
+
+def _tentorium_height(x):
+    "MNI z (mm) of the tentorium over the cerebellum at MNI x (mm): it slopes down from the midline."
+    return -8 - 0.35 * np.abs(x)
+
+
+def in_posterior_fossa(x, y, z) -> np.ndarray:
+    "Whether points in MNI mm lie in the posterior fossa: the cerebellum under the tentorium, and the brainstem."
+    cerebellum = (y < -38) & (z < _tentorium_height(x))
+    brainstem = (np.abs(x) < 14) & (y >= -38) & (y < -12) & (z < -14)
+    return cerebellum | brainstem
+
+# %% ../nbs/02_synthetic.ipynb #ca004efa
+def _posterior_fossa(rng, grid, spacing, mni_mm, tissues, brain, roles):
+    "The posterior fossa's weight (0-1 a voxel), its gain on all four sequences, its look-alikes (mask, contrast)."
+    spacing, (x, y, z) = np.asarray(spacing), mni_mm
+    fossa = in_posterior_fossa(x, y, z) & brain
+    weight = ndimage.gaussian_filter(fossa.astype(np.float32), 3 / spacing) * brain
+    gain = float(np.exp(rng.normal(0, FOSSA_GAIN_SD)))
+    free = fossa & (roles == 0)
+    tentorium = free & (y < -38) & (np.abs(z - _tentorium_height(x)) < max(1.5, 0.75 * spacing[2]))
+    coarse = max(4, int(max(grid) * spacing.max() / 8))  # stripes about 8 mm apart
+    folia = free & (tissues[1] > 0.4) & (np.abs(smooth_noise(rng, grid, coarse)) < 0.1)
+    looks = []
+    for name, mask, p in (('tentorium', tentorium, 0.8), ('folia', folia, 0.7)):
+        present, contrast = rng.random() < p, [rng.uniform(*r) for r in FOSSA_CONTRAST[name]]
+        if present: looks.append((mask, np.array(contrast, np.float32)))
+    return weight, gain, looks
+
 # %% ../nbs/02_synthetic.ipynb #0cd37de8
 def _centred_affine(shape, spacing):
     affine = np.diag([*spacing, 1.0])
@@ -274,7 +311,7 @@ def _centred_affine(shape, spacing):
 
 
 def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, mimics=(), edema_fade=False,
-                         ordered_contrast=False, regional_contrast=0.0):
+                         ordered_contrast=False, regional_contrast=0.0, fossa=None):
     "Partial-volume mixing of tissue, look-alike and tumour contrasts, texture, a bias field and Rician noise."
     table = _contrasts(rng, random_contrast, ordered_contrast)
     fade = _edema_fade(rng, roles, spacing) if edema_fade else None
@@ -293,6 +330,7 @@ def _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contr
         value *= 1 + rng.uniform(*TEXTURE[m]) * grain
         if regional_contrast:  # regions of normal brain brighter or darker, each sequence on its own
             value *= np.exp(regional_contrast * smooth_noise(rng, grid, 4))
+        if fossa is not None: value *= 1 + fossa[0] * (fossa[1] - 1)  # (weight, gain): all sequences alike
         for w, contrast in looks: value = (1 - w) * value + w * contrast[m]
         compartments = [table[3 + k, m] for k in range(len(weights))]  # edema, core, enhancing, core's rim
         if fade is not None: compartments[0] = 1 + (compartments[0] - 1) * fade
@@ -316,6 +354,7 @@ def anatomy_case(shape=(240, 240, 155), # Field of view in mm
                  edema_fade: bool = False, # Edema brightest beside the core, fainter far from it
                  ordered_contrast: bool = False, # With random contrasts: tumour stays brightest on FLAIR and T1Gd
                  regional_contrast: float = 0, # Strength of a smooth per-sequence field over normal tissue (0: none)
+                 posterior_fossa: bool = False, # Cerebellum and brainstem brighter or darker; enhancing tentorium
                 ) -> dict:
     "A brain on MNI152 anatomy with a tumour: `image` (4 x grid: FLAIR, T1, T1Gd, T2), `roles`, RAS `affine`."
     rng = np.random.default_rng(seed)
@@ -334,16 +373,23 @@ def anatomy_case(shape=(240, 240, 155), # Field of view in mm
     for c, ml in zip(centres, sizes):
         r = (3 * ml * 1000 / (4 * np.pi)) ** (1 / 3)
         pushed = _push(pushed, c, 0.35 * r, 1.5 * r)
-    tissues = _sample(mni['tissues'], mni['affine'], mni['centre'], warp(pushed))
+    template = warp(pushed)  # template mm, relative to the brain's centre
+    tissues = _sample(mni['tissues'], mni['affine'], mni['centre'], template)
     brain = tissues.sum(0) > 0.5
     roles = np.zeros(grid, np.uint8)
     for c, ml in zip(centres, sizes):
         # where two lesions touch, the higher role wins, so a core's rim (4) covers the other's ET (3)
         roles = np.maximum(roles, _lesion(rng, xyz, grid, spacing, tissues, brain, c, ml, p_no_enhancement))
-    looks = _mimics(rng, grid, spacing, tissues, brain, roles) if mimics else ()
+    looks = _mimics(rng, grid, spacing, tissues, brain, roles) if mimics else []
+    fossa = None
+    if posterior_fossa:
+        mni_mm = [t + c for t, c in zip(template, mni['centre'])]
+        weight, gain, fossa_looks = _posterior_fossa(rng, grid, spacing, mni_mm, tissues, brain, roles)
+        fossa, looks = (weight, gain), [*looks, *fossa_looks]
+    del template
     image = _anatomy_intensities(rng, tissues, roles, brain, grid, spacing, random_contrast, looks,
                                  edema_fade=edema_fade, ordered_contrast=ordered_contrast,
-                                 regional_contrast=regional_contrast)
+                                 regional_contrast=regional_contrast, fossa=fossa)
     roles[roles == 4] = 2  # the rim that does not enhance is tumour core
     return {'image': image,
             'roles': roles, 'affine': _centred_affine(shape, spacing)}
@@ -409,7 +455,8 @@ GENERATORS = {'phantom': synthetic_case, 'anatomy': anatomy_case,
               'anatomy-mixed': functools.partial(anatomy_case, random_contrast=0.5),
               'anatomy-fading': functools.partial(anatomy_case, random_contrast=True, edema_fade=True),
               'anatomy-ordered': functools.partial(anatomy_case, random_contrast=True, ordered_contrast=True),
-              'anatomy-regional': functools.partial(anatomy_case, random_contrast=True, regional_contrast=0.25)}
+              'anatomy-regional': functools.partial(anatomy_case, random_contrast=True, regional_contrast=0.25),
+              'anatomy-fossa': functools.partial(anatomy_case, random_contrast=True, posterior_fossa=True)}
 
 def _write_synthetic_case(out: Path, layout: str, name: str, i: int, shape, seed: int, vary_geometry: bool,
                           section: str, generator: str = 'phantom', spacing=None):
