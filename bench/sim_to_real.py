@@ -105,30 +105,31 @@ default differ by at most 0.01 in each mean Dice, so that is the noise floor of 
 (0.80) or ET (0.60) target. Fitting the synthetic brains better does not transfer: brain-sized crops bought 50
 epochs and 0.08 more synthetic validation Dice, and lost 0.14 ET and 0.23 lesion-wise Dice on the real cases.
 Mixed contrasts tie with the default. nnU-Net's augmentation draws the fewest false lesions (0.2 per case, the
-best lesion-wise Dice) for 0.026 less WT. WT is lost on the same two cases in every row but `ordered`:
-BraTS2021_00002, whose far edema is fainter than its near edema (FLAIR 1.40 against 1.91 times normal brain)
-and is missed, and BraTS2021_01480, a faint small tumour (FLAIR 1.22 times normal brain), where the default
-also marks a 65 mL region of inferior brain more than 10 mm away, as faint as the tumour on all four sequences
-(1.05-1.19; measured by hand on its label map). Edema that fades with distance from the core, drawn for the
-first of these, scored lower on it (WT 0.426 against 0.512) and on the whole (0.624). Keeping FLAIR and T1Gd
-ordered, so that tumour is always the brightest there, found more of BraTS2021_00002's edema (WT 0.619) but
-marked 6.7 false lesions a case (mean 0.586): with the measured ordering the model learns brightness, and real
-normal brain has bright parts. Three times as many synthetic brains, each seen a third as often, scored lower
-too (mean 0.595, WT 0.688; its synthetic validation is on 14 held-out brains, not 5): more variety at the same
-number of steps does not transfer either. Regions of normal brain brighter or darker per sequence, drawn for
-BraTS2021_01480, gave the fewest false lesions (0.1 a case) but lower sensitivity (WT 0.71 against 0.77) and
-left that case as it was (WT 0.303), mean 0.550. A WT probability threshold chosen on 16 held-out synthetic
-brains is 0.5 (WT 0.731 there; 0.2-0.6 tried), and on the real cases 0.4-0.6 give WT 0.740-0.747: no lever
-either (measured by hand on the default's probabilities, not rerun by this command). BraTS2021_01480's false
-region lies in the upper cerebellum, 7-20 % brighter than that case's cerebrum on all four sequences, with
-enhancing stripes on T1Gd. A posterior fossa drawn brighter or darker on all four sequences at once, with an
-enhancing tentorium and folia (`anatomy-fossa`), scored mean 0.641 and did not remove it (WT 0.314 on that
-case against 0.393); dimming that case's fossa by hand to its cerebrum's brightness cut the default's false
-voxels there from 85k to 53k, so brightness is only part of what the model reads there. Ordered contrasts with
-nnU-Net's augmentation kept most of `ordered`'s false lesions (4.8 a case, mean 0.604): the augmentation does
-not undo what the ordering teaches. Averaging the default's and the `fossa` model's probabilities gave mean
-0.647 (TC 0.625, WT 0.742, ET 0.572; measured by hand, not rerun by this command): two models trained on the
-same kind of brains make the same mistakes.
+best lesion-wise Dice) for 0.026 less WT.
+
+WT is lost on the same two cases in every row. BraTS2021_00002's far edema is fainter than its near edema
+(FLAIR 1.40 against 1.91 times normal brain) and is missed. Edema that fades with distance from the core, drawn
+for it, scored lower on it (WT 0.426 against 0.512) and on the whole (0.624). Keeping FLAIR and T1Gd ordered, so
+that tumour is always the brightest there, found more of its edema (WT 0.619) but marked 6.7 false lesions a
+case (mean 0.586): with the measured ordering the model learns brightness, and real normal brain has bright
+parts. nnU-Net's augmentation on top kept most of them (4.8 a case, mean 0.604): it does not undo what the
+ordering teaches. Three times as many synthetic brains, each seen a third as often, scored lower too (mean
+0.595, WT 0.688; its synthetic validation is on 14 held-out brains, not 5): more variety at the same number of
+steps does not transfer either. A WT probability threshold chosen on 16 held-out synthetic brains is 0.5 (WT
+0.731 there; 0.2-0.6 tried), and on the real cases 0.4-0.6 give WT 0.740-0.747: no lever either (measured by
+hand on the default's probabilities, not rerun by this command).
+
+BraTS2021_01480 is a faint small tumour (FLAIR 1.22 times normal brain). The default also marks a 65 mL region
+more than 10 mm away, in the upper cerebellum, 7-20 % brighter than that case's cerebrum on all four sequences
+(measured by hand), with enhancing stripes on T1Gd. Regions of normal brain brighter or darker per sequence
+(`anatomy-regional`) gave the fewest false lesions (0.1 a case) but lower sensitivity (WT 0.71 against 0.77),
+mean 0.550, and left that case as it was (WT 0.303). A posterior fossa drawn brighter or darker on all four
+sequences at once, with an enhancing tentorium and folia (`anatomy-fossa`), scored mean 0.641 and did not
+remove the region either (WT 0.314 on that case against 0.393). Dimming that case's fossa by hand to its
+cerebrum's brightness cut the default's false voxels there from 85k to 53k: brightness is only part of what
+the model reads there. Averaging the default's and the `fossa` model's probabilities gave mean 0.647 (TC 0.625,
+WT 0.742, ET 0.572; measured by hand, not rerun by this command): two models trained on the same kind of brains
+make the same mistakes.
 """
     print(text)
     write_section('sim_to_real', text)
