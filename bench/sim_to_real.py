@@ -96,8 +96,9 @@ Machine: {machine()}.
 Command: `{command_line()}`. Each row is one `brats_train` run with no data set (the CPU default with the row's
 options), its best checkpoint scored with `brats_evaluate --split all` on the {n} real cases of $BRATS_SAMPLE_DATA
 with the ET rules it records. "Synthetic validation" is the best mean Dice on its own 5 held-out synthetic cases
-(14 for the rows with 72 brains; at 2 mm, without the ET rules), which chose the checkpoint; "false lesions" is the mean number of predicted WT
-components per case that match no true lesion (BraTS 2023 lesion-wise). Training time is the run's own epoch seconds.{kept_note}
+(14 for the rows with 72 brains; at 2 mm, without the ET rules), which chose the checkpoint; "false lesions" is
+the mean number of predicted WT components per case that match no true lesion (BraTS 2023 lesion-wise).
+Training time is the run's own epoch seconds.{kept_note}
 
 | variant | synthetic validation | Dice TC | WT | ET | mean | lesion-wise Dice | false lesions | training time |
 |---|---|---|---|---|---|---|---|---|

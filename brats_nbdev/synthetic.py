@@ -239,6 +239,16 @@ def _contrasts(rng, random_contrast: float, ordered: bool = False):
     return np.concatenate([tissue, tumour, plain_rim[None]])
 
 
+def _present_looks(rng, candidates, ranges) -> list:
+    "(mask, contrast) of each (name, mask, probability) drawn present, its contrast drawn from `ranges[name]`."
+    found = []
+    for name, mask, p in candidates:
+        # the contrast is drawn even where the look-alike is absent: one stream of draws for every case
+        present, contrast = rng.random() < p, [rng.uniform(*r) for r in ranges[name]]
+        if present: found.append((mask, np.array(contrast, np.float32)))
+    return found
+
+
 def _mimics(rng, grid, spacing, tissues, brain, roles) -> list:
     "Unlabelled look-alikes of tumour as (mask, contrast): enhancing vessels, bright surface, white-matter lesions."
     spacing, free = np.asarray(spacing), brain & (roles == 0)
@@ -250,12 +260,8 @@ def _mimics(rng, grid, spacing, tissues, brain, roles) -> list:
     periventricular = ndimage.gaussian_filter(tissues[0], 3 / spacing) > 0.12
     patches = smooth_noise(rng, grid, coarse) + 0.6 * periventricular  # more often beside the ventricles
     wmh = free & (tissues[2] > 0.4) & (patches > rng.uniform(0.8, 1.4))
-    found = []
-    for name, mask, p in (('vessel', vessel, 0.9), ('rim', rim, 0.6), ('wmh', wmh, 0.5)):
-        # the contrast is drawn even where the look-alike is absent: one stream of draws for every case
-        present, contrast = rng.random() < p, [rng.uniform(*r) for r in MIMIC_CONTRAST[name]]
-        if present: found.append((mask, np.array(contrast, np.float32)))
-    return found
+    candidates = ('vessel', vessel, 0.9), ('rim', rim, 0.6), ('wmh', wmh, 0.5)  # (name, mask, probability)
+    return _present_looks(rng, candidates, MIMIC_CONTRAST)
 
 # %% ../nbs/02_synthetic.ipynb #e4a1f7ca
 def _edema_fade(rng, roles, spacing) -> np.ndarray:
@@ -273,6 +279,7 @@ FOSSA_CONTRAST = {  # FLAIR, T1, T1Gd, T2 ranges of the posterior fossa's enhanc
     'folia':     ((0.9, 1.25), (0.85, 1.05), (1.15, 1.7), (0.9, 1.3)), # veins between the cerebellum's folia
 }
 FOSSA_GAIN_SD = 0.12  # log sd of the fossa's normal tissue over the cerebrum's, all sequences at once (measured)
+_CEREBELLUM_FRONT = -38  # MNI y (mm): the cerebellum lies behind it, the brainstem in front
 
 
 def _tentorium_height(x):
@@ -282,8 +289,8 @@ def _tentorium_height(x):
 
 def in_posterior_fossa(x, y, z) -> np.ndarray:
     "Whether points in MNI mm lie in the posterior fossa: the cerebellum under the tentorium, and the brainstem."
-    cerebellum = (y < -38) & (z < _tentorium_height(x))
-    brainstem = (np.abs(x) < 14) & (y >= -38) & (y < -12) & (z < -14)
+    cerebellum = (y < _CEREBELLUM_FRONT) & (z < _tentorium_height(x))
+    brainstem = (np.abs(x) < 14) & (y >= _CEREBELLUM_FRONT) & (y < -12) & (z < -14)
     return cerebellum | brainstem
 
 # %% ../nbs/02_synthetic.ipynb #ca004efa
@@ -294,13 +301,11 @@ def _posterior_fossa(rng, grid, spacing, mni_mm, tissues, brain, roles):
     weight = ndimage.gaussian_filter(fossa.astype(np.float32), 3 / spacing) * brain
     gain = float(np.exp(rng.normal(0, FOSSA_GAIN_SD)))
     free = fossa & (roles == 0)
-    tentorium = free & (y < -38) & (np.abs(z - _tentorium_height(x)) < max(1.5, 0.75 * spacing[2]))
+    on_tentorium = np.abs(z - _tentorium_height(x)) < max(1.5, 0.75 * spacing[2])
+    tentorium = free & (y < _CEREBELLUM_FRONT) & on_tentorium
     coarse = max(4, int(max(grid) * spacing.max() / 8))  # stripes about 8 mm apart
     folia = free & (tissues[1] > 0.4) & (np.abs(smooth_noise(rng, grid, coarse)) < 0.1)
-    looks = []
-    for name, mask, p in (('tentorium', tentorium, 0.8), ('folia', folia, 0.7)):
-        present, contrast = rng.random() < p, [rng.uniform(*r) for r in FOSSA_CONTRAST[name]]
-        if present: looks.append((mask, np.array(contrast, np.float32)))
+    looks = _present_looks(rng, (('tentorium', tentorium, 0.8), ('folia', folia, 0.7)), FOSSA_CONTRAST)
     return weight, gain, looks
 
 # %% ../nbs/02_synthetic.ipynb #0cd37de8
