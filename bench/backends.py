@@ -2,7 +2,7 @@
 
     python bench/backends.py --checkpoint runs/synthetic-cpu/best.pt [--cases 3] [--real 3] [--out /tmp/bench-backends]
 
-The checkpoint is exported with `export_model` (12_export) to ONNX, TorchScript and OpenVINO IR, and to an int8
+The checkpoint is exported with `export_model` (13_export) to ONNX, TorchScript and OpenVINO IR, and to an int8
 OpenVINO IR (NNCF, calibrated on 3 synthetic cases of another seed, as `brats_export --int8` does by default).
 Each setting then runs in a fresh process: one warm-up case, not timed, then every case end to end through
 `predict_case` and `write_prediction` (the four NIfTI files read, preprocessed, the window(s) over the brain,

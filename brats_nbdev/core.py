@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #ef07178a
 from __future__ import annotations
-import ctypes, ctypes.util, gzip, json, os, platform, uuid
+import ctypes, ctypes.util, gzip, json, os, platform, shutil, uuid
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -19,16 +19,20 @@ __all__ = ['AMP_MODES', 'M_TRIM_THRESHOLD', 'M_MMAP_THRESHOLD', 'atomic_path', '
 # %% ../nbs/00_core.ipynb #06b82647
 @contextmanager
 def atomic_path(path):
-    "Yield a temporary path beside `path` that is renamed onto `path` only if the block succeeds."
+    "Yield a temporary path beside `path` (a file or a folder) that replaces `path` only if the block succeeds."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # same suffixes: nibabel still knows the type
     tmp = path.with_name(f'.tmp-{uuid.uuid4().hex[:8]}-{path.name}')
+    old = path.with_name(f'.old-{tmp.name[5:]}')
     try:
         yield tmp
+        if tmp.is_dir() and path.is_dir(): os.replace(path, old)  # a folder cannot be renamed onto a full one
         os.replace(tmp, path)
     finally:
-        if tmp.exists(): tmp.unlink()
+        for leftover in (tmp, old):
+            if leftover.is_dir(): shutil.rmtree(leftover)
+            elif leftover.exists(): leftover.unlink()
 
 # %% ../nbs/00_core.ipynb #009f4ec7
 def save_json(obj, path) -> Path:

@@ -467,7 +467,8 @@ def check_case(case: Case, full: bool = False, atol: float = 1e-3) -> tuple[dict
             problems.append(
                 Problem(
                     f,
-                    f"shape {img.shape[:3]} differs from {ref_file.name} {ref.shape[:3]}: resample it onto the same grid",
+                    f"shape {img.shape[:3]} differs from {ref_file.name} {ref.shape[:3]}: resample it onto the same grid, "
+                    "or predict the case as a clinical study (brats_predict --clinical co-registers it)",
                 )
             )
         elif not np.allclose(img.affine, ref.affine, atol=atol):
@@ -475,7 +476,8 @@ def check_case(case: Case, full: bool = False, atol: float = 1e-3) -> tuple[dict
                 Problem(
                     f,
                     f"affine differs from {ref_file.name} by up to {np.abs(img.affine - ref.affine).max():.3g} "
-                    f"(tolerance {atol}): resample or fix the header",
+                    f"(tolerance {atol}): resample or fix the header, or predict the case as a clinical study "
+                    "(brats_predict --clinical)",
                 )
             )
     if full and not problems: _check_voxels(case, imgs, problems, row)

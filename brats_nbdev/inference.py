@@ -62,7 +62,7 @@ def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overl
                           tta: bool = False, crop_to_brain: bool = True, channels_last: bool = True,
                           divisor: int = 8, fit_window: bool = False) -> tuple:
     "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...), and with `tta` their std over the flips."
-    device = next(model.parameters(), torch.empty(0)).device  # an exported network (12_export) has none: CPU
+    device = next(model.parameters(), torch.empty(0)).device  # an exported network (13_export) has none: CPU
     amp = resolve_amp(amp, device)
     spatial, window = (brain_window(image, roi, divisor, fit_window) if crop_to_brain
                        else ((slice(None),) * 3, tuple(roi)))

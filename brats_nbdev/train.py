@@ -4,8 +4,8 @@
 
 # %% ../nbs/05_train.ipynb #63c9ccb8
 from __future__ import annotations
-import csv, dataclasses, json, math, os, time
-from dataclasses import dataclass, fields
+import csv, dataclasses, json, math, os, sys, time
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +30,23 @@ from .transforms import (AUGMENTATIONS, CACHES, choose_cache, make_dataset, make
                                     train_transforms, val_transforms)
 
 # %% auto #0
-__all__ = ['CPU_SYNTHETIC_PRESET', 'TRACKING_MODES', 'CACHE_DTYPES', 'CONFIG_CHOICES', 'METRIC_COLUMNS', 'RUNTIME_FIELDS',
-           'TrainConfig', 'default_config', 'validate_config', 'save_config', 'read_config_file', 'seed_epoch',
-           'run_split', 'dice_loss', 'segmentation_logits', 'train_step', 'stitching_device', 'validate',
+__all__ = ['TRACKING_MODES', 'CPU_SYNTHETIC_PRESET', 'CACHE_DTYPES', 'CONFIG_CHOICES', 'METRIC_COLUMNS', 'RUNTIME_FIELDS',
+           'wandb_mode', 'TrainConfig', 'default_config', 'validate_config', 'save_config', 'read_config_file',
+           'seed_epoch', 'run_split', 'dice_loss', 'segmentation_logits', 'train_step', 'stitching_device', 'validate',
            'model_overrides', 'write_metrics', 'read_metrics', 'Callback', 'Learner', 'loader_workers',
            'save_training_checkpoint', 'train', 'format_result']
+
+# %% ../nbs/05_train.ipynb #23e72ea1
+TRACKING_MODES = ('online', 'offline', 'disabled')
+
+def wandb_mode(default: str = 'offline') -> str:
+    "W&B's own switch: `$WANDB_MODE` where it is set (W&B's old names dryrun and run too), else `default`."
+    given = os.environ.get('WANDB_MODE', '').strip().lower()
+    mode = {'dryrun': 'offline', 'run': 'online'}.get(given, given) or default
+    if mode not in TRACKING_MODES:
+        raise ValueError(f"WANDB_MODE={os.environ['WANDB_MODE']!r}: W&B's modes are {', '.join(TRACKING_MODES)}; "
+                         "set it to one of them or unset it")
+    return mode
 
 # %% ../nbs/05_train.ipynb #1d496108
 @dataclass
@@ -68,7 +80,7 @@ class TrainConfig:
     cache_dtype: str = 'float16'  # Type of the cached images: float16 takes half of float32's memory
     num_workers: int|None = None  # Loader processes (default: 0 on a CPU or a GPU cache, else free cores, up to 8)
     threads: int|None = None  # CPU threads for torch (default: all cores)
-    wandb: str = 'offline'  # W&B tracking; offline writes under the run folder, online needs an API key
+    wandb: str = field(default_factory=wandb_mode)  # W&B: online (needs an API key), offline or disabled; $WANDB_MODE where set
     wandb_project: str = 'brats_nbdev'  # W&B project of the run
     synthetic_cases: int = 16  # Without data_dir: synthetic cases generated once into the cache
     synthetic_shape: tuple = (240, 240, 155)  # Without data_dir: field of view of each synthetic case in mm, X Y Z
@@ -86,7 +98,6 @@ def default_config(synthetic: bool, **settings) -> TrainConfig:
     return TrainConfig(**{**(CPU_SYNTHETIC_PRESET if synthetic else {}), **settings})
 
 # %% ../nbs/05_train.ipynb #9fc302ed
-TRACKING_MODES = ('online', 'offline', 'disabled')
 CACHE_DTYPES = ('float16', 'float32')
 CONFIG_CHOICES = {'model': tuple(MODEL_DEFAULTS), 'amp': AMP_MODES, 'cache': CACHES,
                   'cache_dtype': CACHE_DTYPES, 'wandb': TRACKING_MODES, 'synthetic_generator': tuple(GENERATORS),
@@ -293,9 +304,10 @@ def _datasets(c: TrainConfig, run_dir: Path, device=None):
     train_items, val_items = (_shard([cases[i].as_dict() for i in split[part]], c.seed, part == 'train')
                               for part in ('train', 'val'))
     if dist.is_initialized():
-        print(f"rank {dist.get_rank()}/{dist.get_world_size()}: caching {len(train_items)} of "
-              f"{len(split['train'])} training and {len(val_items)} of {len(split['val'])} validation cases",
-              flush=True)
+        # one write per line: the ranks share a pipe, and print writes the text and its newline apart
+        sys.stdout.write(f"rank {dist.get_rank()}/{dist.get_world_size()}: caching {len(train_items)} of "
+                         f"{len(split['train'])} training and {len(val_items)} of {len(split['val'])} "
+                         "validation cases\n"); sys.stdout.flush()
     cache_dir, dtype = cache_root() / 'preprocessed', getattr(torch, c.cache_dtype)
     train_tf = train_transforms(c.roi, c.pixdim, image_dtype=dtype, intensity=c.augment)
     val_tf = val_transforms(c.pixdim, image_dtype=dtype)

@@ -107,7 +107,9 @@ class ThreadSafeLoadImaged(LoadImaged):
 def load_transforms(with_label: bool = True) -> list:
     "Read a case's files into 4 channels (FLAIR, T1, T1Gd, T2) and, `with_label`, its label map."
     keys = ['image', 'label'] if with_label else ['image']
-    return [ThreadSafeLoadImaged(keys, ensure_channel_first=True, image_only=True), ReorderVolumesd('image')]
+    # NIfTI only: MONAI's default reader list builds (and warns about) a GPU DICOM reader where pydicom exists
+    return [ThreadSafeLoadImaged(keys, ensure_channel_first=True, image_only=True, reader='NibabelReader'),
+            ReorderVolumesd('image')]
 
 # %% ../nbs/03_transforms.ipynb #0fabdb0e
 def is_nonzero(x):
