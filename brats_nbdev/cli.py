@@ -170,11 +170,12 @@ def inference_options(roi:tuple=None, # Window X Y Z (default: the model's train
                       et_min_voxels:int=None, # Relabel ET components under this many voxels as core (default: the model's)
                       et_min_enhancement:float=None, # ET needs T1Gd above this times normal brain's (0: off; default: the model's)
                       largest_lesion:bool=False, # Keep only the whole tumour's largest connected component
+                      allow_repairs:bool=False, # Set NaN or infinite voxels to the background, and say so (default: refuse)
                      ) -> dict:
     "The inference options of `brats_evaluate` and `brats_predict`, as keyword arguments of `predict_case`."
     return dict(roi=None if roi is None else tuple(roi), overlap=overlap, crop_to_brain=not windows,
                 fit_window=fit_window, tta=tta, amp=amp, et_min_voxels=et_min_voxels,
-                et_min_enhancement=et_min_enhancement, largest_lesion=largest_lesion)
+                et_min_enhancement=et_min_enhancement, largest_lesion=largest_lesion, allow_repairs=allow_repairs)
 
 def _with_record(trained_roi, pixdim, divisor, postprocessing=None, **options) -> dict:
     "`inference_options` plus what a model records: training roi (unless given), spacing, divisor, post-processing."
@@ -231,6 +232,8 @@ def brats_evaluate(data_dir:str, # Data set folder with labels (MSD or BraTS lay
                                   **inference)
     out = output or Path(checkpoint or predictions).parent / 'evaluation'
     if len(per_case): _report(per_case, cases, model, predictions, out, wandb, inference)
+    for case, said in (per_case.drop_duplicates('case')[['case', 'repairs']].dropna().values
+                       if 'repairs' in per_case else ()): print(f"REPAIRED {case}: {said}")
     for case, error in failures: print(f"FAILED {case}: {error}")
     if failures or not len(per_case): sys.exit(1)
 
@@ -314,8 +317,9 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, a s
         if _predict_studies(model, options, input, output, convention, given, series_rules, keep_preprocessed): sys.exit(1)
         return
     cases, failures = scan_inputs(input)
-    written, failed = predict_cases(model, cases, output, convention, uncertainty, **options)
+    written, failed, repairs = predict_cases(model, cases, output, convention, uncertainty, **options)
     print(f"wrote {len(written)} file(s) to {output}")
+    for r in repairs: print(f"REPAIRED {r}")
     for p in failures + failed: print(f"FAILED {p}")
     if failures or failed or not cases: sys.exit(1)
 

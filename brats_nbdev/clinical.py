@@ -18,7 +18,8 @@ from pydicom.errors import InvalidDicomError
 
 from . import __version__
 from .core import atomic_path, save_json, save_nifti
-from .data import BRATS2021, MODALITIES, REGIONS, Case, get_convention
+from .data import (BRATS2021, MODALITIES, REGIONS, Case, case_problems, get_convention,
+                              image_problems)
 from .inference import predict_case
 from .transforms import enforce_nesting, regions_to_labels
 from .visualize import REGION_COLOURS, grey, view
@@ -530,6 +531,15 @@ def check_geometry(series: Series, tolerance: float = 0.01) -> tuple:
     spacing = [float(v) for v in series.tags.get('PixelSpacing') or (1.0, 1.0)]
     return (spacing[1], spacing[0], float(np.median(np.diff(along))))
 
+# %% ../nbs/12_clinical.ipynb #b421d308
+def _with_nan(img: sitk.Image, path) -> sitk.Image:
+    "SimpleITK reads a NIfTI file's NaN voxels as 0, silently: put them back, for the content checks to see."
+    bad = ~np.isfinite(np.asanyarray(nib.load(path).dataobj))
+    if not bad.any(): return img
+    x = sitk.GetArrayFromImage(img); x[bad.transpose(2, 1, 0)] = np.nan   # sitk's arrays are z, y, x
+    out = sitk.GetImageFromArray(x); out.CopyInformation(img)
+    return out
+
 # %% ../nbs/12_clinical.ipynb #e2d4eb74
 def read_volume(series: Series) -> sitk.Image:
     "A series as a 3D image in world space (float32): DICOM through its checked slice order, or a NIfTI file."
@@ -538,7 +548,7 @@ def read_volume(series: Series) -> sitk.Image:
         except RuntimeError as e: raise StudyError(f"{series.files[0]}: not a readable NIfTI file "
                                                    f"({str(e).strip().splitlines()[-1][:160]}): export it again") from None
         if img.GetDimension() != 3: raise StudyError(f"{series.files[0]}: not a 3D volume: give one volume per sequence")
-        return img
+        return _with_nan(img, series.files[0])
     check_geometry(series)
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames([str(f) for f in series.files])
@@ -680,6 +690,7 @@ class PreparedStudy:
     registration: dict  # sequence -> 4x4 RAS matrix, T1Gd world to that sequence's world
     steps: list  # what was done, or skipped and why, in order
     seconds: dict  # stage -> seconds
+    repairs: list = field(default_factory=list)  # what had to be repaired in the series' voxels (01_data)
 
 # %% ../nbs/12_clinical.ipynb #973104f5
 def _registrations(native: dict, steps: list) -> dict:
@@ -699,15 +710,30 @@ def _brain(native: dict, registration: dict, steps: list) -> sitk.Image:
     steps.append("brain extracted from the T1 by deepbet")
     return brain_mask(resample(native['T1'], grid, registration['T1']))
 
+# %% ../nbs/12_clinical.ipynb #1882fa95
+def _content_error(problems: list) -> StudyError:
+    return StudyError('\n'.join(f"series {p.file}: {p.message}" for p in problems))
+
+def _checked_native(native: dict, chosen: dict, allow_repairs: bool) -> tuple[dict, list]:
+    "Each series' image, checked (NaN voxels set to the background where allowed), and the repairs made."
+    found = {m: image_problems(sitk.GetArrayViewFromImage(img), chosen[m], m) for m, img in native.items()}
+    if refused := [p for ps in found.values() for p in ps if not (p.repair and allow_repairs)]:
+        raise _content_error(refused)
+    for m in (m for m, ps in found.items() if ps):
+        x = sitk.GetArrayFromImage(native[m]); finite = np.isfinite(x); x[~finite] = x[finite].min()
+        repaired = sitk.GetImageFromArray(x); repaired.CopyInformation(native[m]); native[m] = repaired
+    return native, [f"{p.repair} (series {p.file})" for ps in found.values() for p in ps]
+
 # %% ../nbs/12_clinical.ipynb #e6d5647a
 def prepare_study(chosen: dict, # Sequence -> `Series` (`choose_series`)
+                  allow_repairs: bool = False, # Set NaN or infinite voxels to the background, and say so
                  ) -> PreparedStudy:
     "Read the chosen series, register them to the T1Gd, extract the brain, resample to 1 mm around it: BraTS-ready."
     seconds, steps, clock = {}, [], time.perf_counter()
     def lap(stage):
         nonlocal clock
         seconds[stage], clock = round(time.perf_counter() - clock, 2), time.perf_counter()
-    native = {m: read_volume(chosen[m]) for m in MODALITIES}
+    native, repairs = _checked_native({m: read_volume(chosen[m]) for m in MODALITIES}, chosen, allow_repairs)
     lap('reading')
     registration = _registrations(native, steps)
     lap('co-registration')
@@ -716,8 +742,10 @@ def prepare_study(chosen: dict, # Sequence -> `Series` (`choose_series`)
     grid = brain_grid(mask)
     mask = resample(mask, grid, nearest=True)
     images = {m: sitk.Mask(resample(native[m], grid, registration[m]), mask) for m in MODALITIES}
+    together = np.stack([sitk.GetArrayViewFromImage(images[m]) for m in MODALITIES])
+    if problems := case_problems(together, [chosen[m] for m in MODALITIES]): raise _content_error(problems)
     lap('resampling')
-    return PreparedStudy(images, mask, native['T1Gd'], registration, steps, seconds)
+    return PreparedStudy(images, mask, native['T1Gd'], registration, steps, seconds, repairs)
 
 # %% ../nbs/12_clinical.ipynb #1a50b410
 def _native_slice(img: sitk.Image, point_ras) -> np.ndarray:
@@ -791,6 +819,7 @@ def write_seg(regions, # TC, WT, ET masks on the T1Gd's own grid (nibabel's x, y
               t1gd: Series, # The T1Gd's DICOM series, in slice order (`read_volume` sorts it)
               path, # The file to write
               series_number: int = 900, # The SEG's series number
+              repairs: list = (), # Repairs the input needed, said in the SEG's Image Comments
              ) -> Path:
     "Write regions as a binary DICOM SEG that references the T1Gd series, one segment per region."
     import highdicom as hd
@@ -800,7 +829,9 @@ def write_seg(regions, # TC, WT, ET masks on the T1Gd's own grid (nibabel's x, y
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=_segment_descriptions(),
         series_instance_uid=hd.UID(), series_number=series_number, sop_instance_uid=hd.UID(), instance_number=1,
         manufacturer='brats_nbdev', manufacturer_model_name='SegResNet', software_versions=__version__,
-        device_serial_number='0', series_description='brats_nbdev tumour regions', content_label='TUMOUR')
+        device_serial_number='0', series_description='brats_nbdev tumour regions', content_label='TUMOUR',
+        content_description='Input repaired: see Image Comments' if repairs else None)
+    if repairs: seg.ImageComments = 'Input repaired before segmentation: ' + '; '.join(repairs)
     with atomic_path(path) as tmp: seg.save_as(tmp)
     return Path(path)
 
@@ -896,6 +927,7 @@ def _report(study: Study, chosen: dict, notes: list, prepared: PreparedStudy, re
             'brain_ml': _volume_ml(sitk.GetArrayViewFromImage(prepared.mask), prepared.mask),
             'regions_ml': {r: _volume_ml(m, prepared.native) for r, m in zip(REGIONS, regions)},
             'label_convention': get_convention(convention).name, 'seconds': prepared.seconds,
+            'repairs': prepared.repairs,
             'files_left_out': [f"{p}: {why}" for p, why in study.ignored]}
 
 # %% ../nbs/12_clinical.ipynb #e6ef7b18
@@ -908,7 +940,8 @@ def _write_outputs(folder: Path, name: str, regions, chosen: dict, prepared: Pre
         ref = nib.load(t1gd.files[0]); header = ref.header.copy(); header.set_data_dtype(np.uint8)
         img = nib.Nifti1Image(labels, ref.affine, header)
     outputs = {'labels': save_nifti(img, folder / f"{name}.nii.gz").name}
-    if t1gd.is_dicom: outputs['seg'] = write_seg(regions, t1gd, folder / f"{name}_seg.dcm").name
+    if t1gd.is_dicom:
+        outputs['seg'] = write_seg(regions, t1gd, folder / f"{name}_seg.dcm", repairs=prepared.repairs).name
     if keep_preprocessed:
         for m, im in {**prepared.images, 'brain': prepared.mask}.items():
             save_nifti(to_nifti(im), folder / 'brats_ready' / f"{name}_{_BRATS_NAMES.get(m, m)}.nii.gz")
@@ -929,7 +962,7 @@ def segment_study(model, # A network (04_model) or an export (13_export)
     start = time.perf_counter()
     try:
         chosen, notes = choose_series(assign_series(study.series, rules), given, study.id)
-        prepared = prepare_study(chosen)
+        prepared = prepare_study(chosen, inference.get('allow_repairs', False))
     except StudyError as e:  # files that were not readable DICOM may be why
         if not study.ignored: raise
         raise StudyError(f"{e}\n({len(study.ignored)} file(s) of the study are not DICOM images, first "

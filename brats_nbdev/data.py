@@ -12,15 +12,17 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
+from scipy import ndimage
 from tqdm.auto import tqdm
 
 from .core import save_json
 
 # %% auto #0
 __all__ = ['MODALITIES', 'REGIONS', 'MSD_TASK01_LABELS', 'MSD_TASK01_MODALITIES', 'MSD', 'BRATS2021', 'BRATS2023', 'CONVENTIONS',
-           'LAYOUTS', 'BRATS_SUFFIXES', 'canonical_modality', 'LabelConvention', 'convention_from_label_names',
-           'get_convention', 'Case', 'case_image', 'Problem', 'DataError', 'detect_layout',
-           'convention_from_nnunet_labels', 'scan_cases', 'find_cases', 'image_case', 'scan_inputs', 'check_case',
+           'LAYOUTS', 'BRATS_SUFFIXES', 'CONTENT_LIMITS', 'canonical_modality', 'LabelConvention',
+           'convention_from_label_names', 'get_convention', 'Case', 'case_image', 'Problem', 'DataError',
+           'detect_layout', 'convention_from_nnunet_labels', 'scan_cases', 'find_cases', 'image_case', 'scan_inputs',
+           'ContentProblem', 'image_problems', 'case_problems', 'ContentError', 'check_content', 'check_case',
            'DatasetReport', 'check_dataset', 'reorient', 'split_cases', 'kfold_splits', 'save_split', 'load_split',
            'make_split', 'download_task01']
 
@@ -388,6 +390,108 @@ def scan_inputs(path) -> tuple[list, list]:
         if files: return [image_case(f) for f in files], []
     return cases, problems
 
+# %% ../nbs/01_data.ipynb #e13e1b4d
+CONTENT_LIMITS = dict(
+    brain_dice=0.95,     # a sequence's signal against the others' brain (>= 0.98 in the BraTS 2017-2021 cases)
+    brain_signal=0.01,   # under this share of the others' brain carrying signal, a sequence is blank there
+    wrapped_share=1e-3,  # voxels far below 0, as a share of the signal, that mean a wrapped-round export
+    largest_value=1e6,   # beyond this, a scaling or unit error (scanners store at most 65535)
+)
+
+# %% ../nbs/01_data.ipynb #3f385efe
+@dataclass
+class ContentProblem(Problem):
+    "A `Problem` found in the voxels; `repair` says what the repair does, where one is safe."
+    repair: str|None = None
+
+def _wrapped(values, lo: float, hi: float) -> int:
+    "Voxels far below 0 in an image that is otherwise positive, if more than a stray few."
+    n = int(np.count_nonzero(values < -0.05 * hi))
+    return n if n > CONTENT_LIMITS['wrapped_share'] * np.count_nonzero(values > lo) else 0
+
+# %% ../nbs/01_data.ipynb #e5206002
+def image_problems(x: np.ndarray, # One 3D image
+                   file, # Its file, for the messages
+                   name: str = '', # Its sequence, for the messages
+                  ) -> list:
+    "What one image's voxels say that its header cannot: non-finite voxels, blank, not positive, wrapped, absurd."
+    who, P, finite = f"{name}: " if name else '', ContentProblem, np.isfinite(x)
+    bad = x.size - int(np.count_nonzero(finite))
+    if bad == x.size: return [P(file, f"{who}every voxel is NaN or infinite: export the image again")]
+    values = x[finite] if bad else x
+    lo, hi, out = float(values.min()), float(values.max()), []
+    if bad: out.append(P(file, f"{who}{bad} NaN or infinite voxels ({100 * bad / x.size:.2g}% of the image): "
+                               f"export it again, or allow the repair (--allow-repairs) that sets them to the "
+                               f"image's background, {lo:g}", repair=f"{who}{bad} NaN or infinite voxels set to "
+                                                                     f"the background value {lo:g}"))
+    if lo == hi: return out + [P(file, f"{who}blank: every voxel is {lo:g} (a failed conversion or an empty "
+                                       "export): export it again")]
+    if hi <= 0: return out + [P(file, f"{who}every intensity is 0 or below (largest {hi:g}): MR magnitude "
+                                      "images are positive; export it again")]
+    if max(-lo, hi) > CONTENT_LIMITS['largest_value']:
+        out.append(P(file, f"{who}intensities reach {max(-lo, hi):.3g}, far beyond what an MR image holds: a "
+                           "wrong scaling (scl_slope) or unit; fix the header or export it again"))
+    elif n := _wrapped(values, lo, hi):
+        out.append(P(file, f"{who}{n} voxels far below 0 (down to {lo:g}) in an otherwise positive image: values "
+                           "above 32767 wrapped round in a signed 16-bit export, or an image already normalised; "
+                           "give the scanner's intensities (export as uint16 or float32)"))
+    return out
+
+# %% ../nbs/01_data.ipynb #535e3924
+def _fluid_contrast(sub: np.ndarray, brain: np.ndarray) -> float|None:
+    "Mean T2 minus FLAIR (in brain standard deviations) over the darkest tenth of T1 inside the brain."
+    inner = ndimage.binary_erosion(brain, iterations=3)
+    if np.count_nonzero(inner) < 1000: return None   # too small a brain to say
+    z = {c: (sub[c][inner] - sub[c][brain].mean()) / (sub[c][brain].std() + 1e-6) for c in range(4)}
+    fluid = z[1] < np.percentile(z[1], 10)
+    return float((z[3][fluid] - z[0][fluid]).mean())
+
+def _dice(a, b) -> float: return 2 * np.count_nonzero(a & b) / max(np.count_nonzero(a) + np.count_nonzero(b), 1)
+
+# %% ../nbs/01_data.ipynb #3d49f2b9
+def case_problems(image: np.ndarray, # The four sequences (FLAIR, T1, T1Gd, T2) as channels on one grid, finite
+                  files: list, # The file of each channel, for the messages
+                  names=MODALITIES, # The sequence of each channel
+                 ) -> list:
+    "What the four sequences say together: one blank over the brain or showing another region, FLAIR and T2 swapped."
+    sub = np.asarray(image[:, ::2, ::2, ::2], np.float32)
+    signal = sub > sub.reshape(len(sub), -1).min(1)[:, None, None, None]
+    votes, out, lim = signal.sum(0), [], CONTENT_LIMITS
+    for c, (f, name) in enumerate(zip(files, names)):
+        others = votes - signal[c] >= 2
+        if not others.any(): continue
+        if (share := signal[c][others].mean()) < lim['brain_signal']:
+            out.append(ContentProblem(f, f"{name}: blank over the brain ({share:.1%} of the brain the other "
+                                         "sequences show carries signal): a failed conversion; export it again"))
+        elif (d := _dice(signal[c], others)) < lim['brain_dice']:
+            out.append(ContentProblem(f, f"{name}: its brain region differs from the other sequences' (Dice {d:.2f};"
+                                         f" {lim['brain_dice']} or more expected): a wrong field of view, a failed "
+                                         "co-registration or an image of another case; check the four files"))
+    fluid = None if out else _fluid_contrast(sub, votes >= 3)
+    if fluid is not None and fluid < 0:
+        out.append(ContentProblem(files[0], f"FLAIR and T2 look swapped: fluid (darkest on T1) is brighter on FLAIR"
+                                            f" than on T2 (by {-fluid:.2f} SD), the reverse of FLAIR's fluid "
+                                            f"suppression; check which of {files[0]} and {files[3]} is which"))
+    return out
+
+# %% ../nbs/01_data.ipynb #5c8e734a
+class ContentError(DataError):
+    "Voxels that cannot be right; the message names each file and the fix."
+
+def check_content(image: np.ndarray, # FLAIR, T1, T1Gd, T2 as channels on one grid (repaired in place)
+                  files: list, # The file of each channel (one 4D file: the same file four times)
+                  names=MODALITIES, # The sequence of each channel
+                  allow_repairs: bool = False, # Set NaN or infinite voxels to the image's background, and say so
+                 ) -> list:
+    "Raise `ContentError` for voxels that cannot be right; returns the repairs made (sentences)."
+    found = {c: image_problems(image[c], files[c], names[c]) for c in range(len(image))}
+    problems = [p for ps in found.values() for p in ps]
+    if refused := [p for p in problems if not (p.repair and allow_repairs)]: raise ContentError(refused)
+    for c in (c for c, ps in found.items() if ps):  # only NaN or infinite voxels are left: the repair
+        x = image[c]; finite = np.isfinite(x); x[~finite] = x[finite].min()
+    if together := case_problems(image, files, names): raise ContentError(together)
+    return [p.repair for p in problems]
+
 # %% ../nbs/01_data.ipynb #0fd0e13a
 def _gzip_is_complete(path: Path, expected: int) -> bool:
     "Whether a .gz file holds `expected` bytes: the gzip trailer first, decompressing only on doubt."
@@ -485,12 +589,12 @@ def check_case(case: Case, full: bool = False, atol: float = 1e-3) -> tuple[dict
 
 # %% ../nbs/01_data.ipynb #307d29b0
 def _check_voxels(case: Case, imgs: dict, problems: list, row: dict):
-    for f, img in imgs.items():
-        data = _read_voxels(f, img, problems)
-        if data is not None and not np.isfinite(data).all():
-            problems.append(
-                Problem(f, f"{(~np.isfinite(data)).sum()} NaN or infinite intensities: re-export the image")
-            )
+    data = {f: _read_voxels(f, img, problems) for f, img in imgs.items()}
+    if all(d is not None for d in data.values()):
+        files = [case.images[m] for m in MODALITIES]
+        channels = [data[f][..., case.volumes[m]] if case.volumes else data[f] for f, m in zip(files, MODALITIES)]
+        found = [p for x, f, m in zip(channels, files, MODALITIES) for p in image_problems(x, f, m)]
+        problems += found or case_problems(np.stack(channels), files)
     if case.label is None: return
     seg = _read_voxels(case.label, nib.load(case.label), problems)
     if seg is None: return

@@ -22,10 +22,11 @@ __all__ = ['case_prediction', 'evaluate', 'summarize', 'results_table', 'cases_t
 
 # %% ../nbs/08_evaluate.ipynb #b79a6f8e
 def case_prediction(case, model=None, predictions=None, convention=None, **inference) -> tuple:
-    "The predicted label map of `case` (from `model`, or read from the folder `predictions`) and its convention."
+    "The predicted label map of `case` (from `model`, or read from the folder `predictions`), its convention, repairs."
     conv = get_convention(convention or case.convention)
     if model is not None:
-        return predict_case(model, case.as_dict(), convention=convention, **inference)['labels'], conv
+        prediction = predict_case(model, case.as_dict(), convention=convention, **inference)
+        return prediction['labels'], conv, prediction['repairs']
     f = Path(predictions) / f'{case.id}.nii.gz'
     if not f.is_file():
         raise FileNotFoundError(f"{f}: no prediction for case {case.id}; predict it or leave the case out")
@@ -33,7 +34,7 @@ def case_prediction(case, model=None, predictions=None, convention=None, **infer
     if img.shape[:3] == ref.shape[:3] and not np.allclose(img.affine, ref.affine, atol=1e-3):
         raise ValueError(f"{f}: affine differs from the ground truth {case.label.name}: "
                          "write predictions on the image's grid")
-    return np.asarray(img.dataobj), conv
+    return np.asarray(img.dataobj), conv, []
 
 # %% ../nbs/08_evaluate.ipynb #37a1ac21
 def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_wise: bool = True,
@@ -43,10 +44,11 @@ def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_
     rows, failures = [], []
     for case in tqdm(cases, desc='evaluating', disable=not progress):
         try:
-            labels, conv = case_prediction(case, model, predictions, convention, **inference)
+            labels, conv, repairs = case_prediction(case, model, predictions, convention, **inference)
             truth = nib.load(case.label)
-            rows += case_metrics(labels, np.asarray(truth.dataobj), conv, case.convention,
-                                 truth.header.get_zooms()[:3], lesion_wise, case.id, definitions)
+            scores = case_metrics(labels, np.asarray(truth.dataobj), conv, case.convention,
+                                  truth.header.get_zooms()[:3], lesion_wise, case.id, definitions)
+            rows += [{**r, 'repairs': '; '.join(repairs)} if repairs else r for r in scores]  # said in the table
         except (ValueError, FileNotFoundError, OSError) as e:
             failures.append((case.id, str(e)))
     return pd.DataFrame(rows), failures

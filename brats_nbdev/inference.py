@@ -5,6 +5,7 @@
 # %% ../nbs/06_inference.ipynb #88d3d1a7
 from __future__ import annotations
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from monai.transforms.utils import generate_spatial_bounding_box
 from scipy import ndimage
 
 from .core import autocast, resolve_amp
+from .data import MODALITIES, check_content
 from .transforms import infer_transforms, invert_transforms, load_transforms, regions_to_labels
 
 # %% auto #0
@@ -136,10 +138,14 @@ def _on_input_grid(values: torch.Tensor, data: dict, pre) -> np.ndarray:
 
 # %% ../nbs/06_inference.ipynb #97f82d00
 def predict_case(model, item: dict, convention=None, pixdim=(1.0, 1.0, 1.0), et_min_voxels: int = 0,
-                 et_min_enhancement: float = 0, largest_lesion: bool = False, **inference) -> dict:
+                 et_min_enhancement: float = 0, largest_lesion: bool = False, allow_repairs: bool = False,
+                 **inference) -> dict:
     "Predict one case (a `Case.as_dict()`): regions, label map, uncertainty (with `tta`), all on the input's grid."
     pre, loading = infer_transforms(pixdim), len(load_transforms(False))
     loaded = pre({k: v for k, v in item.items() if k != 'label'}, end=loading)
+    given = item['image'] if isinstance(item['image'], (list, tuple)) else [item['image']] * len(MODALITIES)
+    files = [Path(f) for f in given]
+    repairs = check_content(loaded['image'].numpy(), files, allow_repairs=allow_repairs)  # 01_data; in place
     # a copy of the raw T1Gd on the input's grid: normalisation may work in place on an unresampled case
     t1gd = np.array(loaded['image'][2], np.float32) if et_min_enhancement > 0 else None
     data = pre(loaded, start=loading)
@@ -150,7 +156,7 @@ def predict_case(model, item: dict, convention=None, pixdim=(1.0, 1.0, 1.0), et_
     regions = relabel_small_et(regions, et_min_voxels)
     if largest_lesion: regions = keep_largest_lesion(regions)
     out = {'regions': regions, 'labels': regions_to_labels(regions, convention or item['convention']),
-           'affine': np.asarray(back.affine, dtype=np.float64)}
+           'affine': np.asarray(back.affine, dtype=np.float64), 'repairs': repairs}
     if spread is not None:
         out['uncertainty'] = np.asarray(_on_input_grid(spread[0], data, pre), dtype=np.float32)
     return out

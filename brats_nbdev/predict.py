@@ -11,7 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .core import save_nifti
-from .data import Case, Problem, check_case
+from .data import Case, ContentError, Problem, check_case
 from .inference import predict_case
 
 # %% auto #0
@@ -27,6 +27,8 @@ def write_prediction(prediction: dict, case: Case, out_dir, write_uncertainty: b
             f"{case.id}: prediction shape {labels.shape} differs from the input's {reference.shape[:3]}"
         )
     header = reference.header.copy(); header.set_data_dtype(np.uint8)
+    # the repairs the input needed travel with the output, in the NIfTI header's 80-character description
+    if prediction.get('repairs'): header['descrip'] = ('repaired: ' + '; '.join(prediction['repairs']))[:79]
     paths = [
         save_nifti(nib.Nifti1Image(labels, reference.affine, header), Path(out_dir) / f'{case.id}.nii.gz')
     ]
@@ -48,20 +50,18 @@ def predict_cases(
     uncertainty: bool = False,
     progress: bool = True,
     **inference,
-) -> tuple[list, list]:
-    "Predict and write every case; returns the written paths and the `Problem`s of the cases that failed."
-    written, failures = [], []
+) -> tuple[list, list, list]:
+    "Predict and write every case; returns the written paths, the `Problem`s of the cases that failed, the repairs."
+    written, failures, repairs = [], [], []
     if uncertainty: inference['tta'] = True
     for case in tqdm(cases, desc='predicting', disable=not progress):
         _, problems = check_case(case)
         if problems: failures += problems; continue
         try:
-            written += write_prediction(
-                predict_case(model, case.as_dict(), convention=convention, **inference),
-                case,
-                out_dir,
-                uncertainty,
-            )
+            prediction = predict_case(model, case.as_dict(), convention=convention, **inference)
+            written += write_prediction(prediction, case, out_dir, uncertainty)
+            repairs += [f"{case.id}: {r}" for r in prediction['repairs']]
+        except ContentError as e: failures += e.problems
         except (ValueError, RuntimeError, OSError) as e:
             failures.append(Problem(case.images['FLAIR'], f"prediction failed: {e}"))
-    return written, failures
+    return written, failures, repairs
