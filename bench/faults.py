@@ -99,16 +99,17 @@ FAULTS = {  # name -> (what it is, how it is made)
 }
 
 
-def outcome(res) -> str:
+def outcome(res, kind: str) -> str:
     "What a command did: error (its message's first line), repaired (warned), or a result with no warning."
     text = res.stdout + res.stderr
     if 'Traceback' in text: return f"**traceback** (exit {res.returncode})"
     if res.returncode:
         said = [l.strip() for l in text.splitlines() if l.strip().startswith(('FAILED', '- ')) and 'problem(s)' not in l]
         line = said[0] if said else (text.strip().splitlines() or ['(nothing said)'])[-1]
-        return f"error: {line.split(': ', 1)[-1][:150]}"
-    if 'REPAIRED' in text: return 'repaired, warned: ' + next(l for l in text.splitlines() if 'REPAIRED' in l)[9:][:120]
-    return 'result, no warning'
+        message = line.split(': ', 1)[-1]
+        return f"error: {message if len(message) < 100 else message[:97] + '...'}"
+    if 'REPAIRED' in text: return 'repaired, warned: ' + next(l for l in text.splitlines() if 'REPAIRED' in l).split(': ', 1)[1]
+    return 'no problems found' if kind == 'check' else 'result, no warning'
 
 
 def dice(a, b) -> float: return 2 * np.sum(a & b) / max(np.sum(a) + np.sum(b), 1)
@@ -138,7 +139,7 @@ def main():
                     'evaluate': run('brats_evaluate', data, '--checkpoint', a.checkpoint, '--split', 'all',
                                     '--output', out / name / 'evaluation')}
         seconds[name] = time.perf_counter() - start
-        rows.append((name, what, {k: outcome(r) for k, r in results.items()}))
+        rows.append((name, what, {k: outcome(r, k) for k, r in results.items()}))
         print(name, json.dumps(rows[-1][2], indent=1), flush=True)
     label = lambda name: np.asarray(nib.load(out / name / 'repair' / f'{a.case}.nii.gz').dataobj)
     nan_dice = [dice(x, y) for x, y in zip(labels_to_regions(label('nan_t1'), 'brats2021'),
@@ -163,6 +164,7 @@ def section(a, rows, nan_dice, cost, n):
         lines.append(f"| {what} | " + ' | '.join(o[k].replace('|', '/') for k in ('check', 'predict', 'repair', 'evaluate')) + ' |')
     lines += ['', f"The NaN case, repaired, against the clean case's prediction: Dice TC {nan_dice[0]:.3f}, "
                   f"WT {nan_dice[1]:.3f}, ET {nan_dice[2]:.3f} (target: each at least 0.95).",
+              "brats_predict does not read label maps: the unknown label value is brats_check's and brats_evaluate's to refuse.",
               f"The content checks' time per case (`check_content` on the four loaded sequences, {n} real cases): "
               f"mean {1000 * np.mean(cost):.0f} ms, worst {1000 * np.max(cost):.0f} ms."]
     write_section('faults', '\n'.join(lines))

@@ -22,9 +22,9 @@ __all__ = ['MODALITIES', 'REGIONS', 'MSD_TASK01_LABELS', 'MSD_TASK01_MODALITIES'
            'LAYOUTS', 'BRATS_SUFFIXES', 'CONTENT_LIMITS', 'canonical_modality', 'LabelConvention',
            'convention_from_label_names', 'get_convention', 'Case', 'case_image', 'Problem', 'DataError',
            'detect_layout', 'convention_from_nnunet_labels', 'scan_cases', 'find_cases', 'image_case', 'scan_inputs',
-           'ContentProblem', 'image_problems', 'case_problems', 'ContentError', 'check_content', 'check_case',
-           'DatasetReport', 'check_dataset', 'reorient', 'split_cases', 'kfold_splits', 'save_split', 'load_split',
-           'make_split', 'download_task01']
+           'ContentProblem', 'image_problems', 'case_problems', 'ContentError', 'check_content', 'label_problem',
+           'check_case', 'DatasetReport', 'check_dataset', 'reorient', 'split_cases', 'kfold_splits', 'save_split',
+           'load_split', 'make_split', 'download_task01']
 
 # %% ../nbs/01_data.ipynb #c3021602
 MODALITIES = ('FLAIR', 'T1', 'T1Gd', 'T2')
@@ -535,7 +535,7 @@ def _read_voxels(path: Path, img, problems: list):
         problems.append(Problem(path, f"voxels cannot be read ({type(e).__name__}: {e}): re-download or re-export it")
         )
 
-def _label_problem(values, convention: LabelConvention) -> str|None:
+def label_problem(values, convention: LabelConvention) -> str|None:
     extra = sorted(set(values.tolist()) - set(convention.values))
     if not extra: return None
     fits = [c.name for c in (MSD, BRATS2021, BRATS2023) if set(values.tolist()) <= set(c.values)]
@@ -603,7 +603,7 @@ def _check_voxels(case: Case, imgs: dict, problems: list, row: dict):
         return problems.append(
             Problem(case.label, "label values are not whole numbers: save labels as integers")
         )
-    if msg := _label_problem(values.astype(int), case.convention): problems.append(Problem(case.label, msg))
+    if msg := label_problem(values.astype(int), case.convention): problems.append(Problem(case.label, msg))
     row.update({f'label {int(v)}': int(n) for v, n in zip(values, counts) if v != 0})
 
 # %% ../nbs/01_data.ipynb #ed28ff9e

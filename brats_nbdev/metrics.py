@@ -10,7 +10,7 @@ import torch
 from monai.metrics import compute_hausdorff_distance
 from scipy import ndimage
 
-from .data import REGIONS
+from .data import REGIONS, get_convention, label_problem
 from .transforms import labels_to_regions
 
 # %% auto #0
@@ -119,6 +119,9 @@ def case_metrics(pred_labels, truth_labels, pred_convention, truth_convention, s
     if np.shape(pred_labels) != np.shape(truth_labels):
         raise ValueError(f"{case}: prediction shape {np.shape(pred_labels)} differs from the ground truth's "
                          f"{np.shape(truth_labels)}: predictions must be on the image's original grid")
+    for name, labels, conv in (('prediction', pred_labels, pred_convention), ('label', truth_labels, truth_convention)):
+        if msg := label_problem(np.unique(np.asarray(labels)), get_convention(conv)):  # never scored silently
+            raise ValueError(f"{case}: {name}: {msg}")
     pred = labels_to_regions(np.asarray(pred_labels), pred_convention)
     truth = labels_to_regions(np.asarray(truth_labels), truth_convention)
     return [{'case': case, 'region': r, **_region_row(pred[i], truth[i], spacing, definitions, lesion_wise)}
