@@ -18,8 +18,8 @@ from pydicom.errors import InvalidDicomError
 
 from . import __version__
 from .core import atomic_path, save_json, save_nifti
-from .data import (BRATS2021, MODALITIES, REGIONS, Case, case_problems, get_convention,
-                              image_problems)
+from .data import (BRATS2021, MODALITIES, REGIONS, Case, ContentError, case_problems, get_convention,
+                              refuse_or_repair)
 from .inference import predict_case
 from .transforms import enforce_nesting, regions_to_labels
 from .visualize import REGION_COLOURS, grey, view
@@ -536,9 +536,8 @@ def _with_nan(img: sitk.Image, path) -> sitk.Image:
     "SimpleITK reads a NIfTI file's NaN voxels as 0, silently: put them back, for the content checks to see."
     bad = ~np.isfinite(np.asanyarray(nib.load(path).dataobj))
     if not bad.any(): return img
-    x = sitk.GetArrayFromImage(img); x[bad.transpose(2, 1, 0)] = np.nan   # sitk's arrays are z, y, x
-    out = sitk.GetImageFromArray(x); out.CopyInformation(img)
-    return out
+    x = sitk.GetArrayFromImage(img).transpose(2, 1, 0); x[bad] = np.nan   # nibabel's x, y, z order, as `like` takes
+    return like(x, img)
 
 # %% ../nbs/12_clinical.ipynb #e2d4eb74
 def read_volume(series: Series) -> sitk.Image:
@@ -716,13 +715,11 @@ def _content_error(problems: list) -> StudyError:
 
 def _checked_native(native: dict, chosen: dict, allow_repairs: bool) -> tuple[dict, list]:
     "Each series' image, checked (NaN voxels set to the background where allowed), and the repairs made."
-    found = {m: image_problems(sitk.GetArrayViewFromImage(img), chosen[m], m) for m, img in native.items()}
-    if refused := [p for ps in found.values() for p in ps if not (p.repair and allow_repairs)]:
-        raise _content_error(refused)
-    for m in (m for m, ps in found.items() if ps):
-        x = sitk.GetArrayFromImage(native[m]); finite = np.isfinite(x); x[~finite] = x[finite].min()
-        repaired = sitk.GetImageFromArray(x); repaired.CopyInformation(native[m]); native[m] = repaired
-    return native, [f"{p.repair} (series {p.file})" for ps in found.values() for p in ps]
+    arrays = {m: sitk.GetArrayFromImage(img).transpose(2, 1, 0) for m, img in native.items()}  # repaired in place
+    try: repaired = refuse_or_repair(arrays.values(), [chosen[m] for m in arrays], list(arrays), allow_repairs)
+    except ContentError as e: raise _content_error(e.problems) from None
+    if repaired: native = {m: like(a, native[m]) for m, a in arrays.items()}
+    return native, [f"{p.repair} (series {p.file})" for p in repaired]
 
 # %% ../nbs/12_clinical.ipynb #e6d5647a
 def prepare_study(chosen: dict, # Sequence -> `Series` (`choose_series`)

@@ -22,9 +22,9 @@ __all__ = ['MODALITIES', 'REGIONS', 'MSD_TASK01_LABELS', 'MSD_TASK01_MODALITIES'
            'LAYOUTS', 'BRATS_SUFFIXES', 'CONTENT_LIMITS', 'canonical_modality', 'LabelConvention',
            'convention_from_label_names', 'get_convention', 'Case', 'case_image', 'Problem', 'DataError',
            'detect_layout', 'convention_from_nnunet_labels', 'scan_cases', 'find_cases', 'image_case', 'scan_inputs',
-           'ContentProblem', 'image_problems', 'case_problems', 'ContentError', 'check_content', 'label_problem',
-           'check_case', 'DatasetReport', 'check_dataset', 'reorient', 'split_cases', 'kfold_splits', 'save_split',
-           'load_split', 'make_split', 'download_task01']
+           'ContentProblem', 'image_problems', 'case_problems', 'ContentError', 'refuse_or_repair', 'check_content',
+           'label_problem', 'check_case', 'DatasetReport', 'check_dataset', 'reorient', 'split_cases', 'kfold_splits',
+           'save_split', 'load_split', 'make_split', 'download_task01']
 
 # %% ../nbs/01_data.ipynb #c3021602
 MODALITIES = ('FLAIR', 'T1', 'T1Gd', 'T2')
@@ -478,19 +478,28 @@ def case_problems(image: np.ndarray, # The four sequences (FLAIR, T1, T1Gd, T2) 
 class ContentError(DataError):
     "Voxels that cannot be right; the message names each file and the fix."
 
+def refuse_or_repair(images, # 3D images (or a 4D array's channels), repaired in place
+                     files: list, # The file of each image, for the messages
+                     names=MODALITIES, # The sequence of each image
+                     allow_repairs: bool = False, # Set NaN or infinite voxels to the image's background
+                    ) -> list:
+    "Each image's own problems: `ContentError` unless all may be repaired; returns the repaired `ContentProblem`s."
+    found = [(x, image_problems(x, f, n)) for x, f, n in zip(images, files, names)]
+    problems = [p for _, ps in found for p in ps]
+    if refused := [p for p in problems if not (p.repair and allow_repairs)]: raise ContentError(refused)
+    for x in (x for x, ps in found if ps):  # only NaN or infinite voxels are left: the repair
+        finite = np.isfinite(x); x[~finite] = x[finite].min()
+    return problems
+
 def check_content(image: np.ndarray, # FLAIR, T1, T1Gd, T2 as channels on one grid (repaired in place)
                   files: list, # The file of each channel (one 4D file: the same file four times)
                   names=MODALITIES, # The sequence of each channel
                   allow_repairs: bool = False, # Set NaN or infinite voxels to the image's background, and say so
                  ) -> list:
     "Raise `ContentError` for voxels that cannot be right; returns the repairs made (sentences)."
-    found = {c: image_problems(image[c], files[c], names[c]) for c in range(len(image))}
-    problems = [p for ps in found.values() for p in ps]
-    if refused := [p for p in problems if not (p.repair and allow_repairs)]: raise ContentError(refused)
-    for c in (c for c, ps in found.items() if ps):  # only NaN or infinite voxels are left: the repair
-        x = image[c]; finite = np.isfinite(x); x[~finite] = x[finite].min()
+    repaired = refuse_or_repair(image, files, names, allow_repairs)
     if together := case_problems(image, files, names): raise ContentError(together)
-    return [p.repair for p in problems]
+    return [p.repair for p in repaired]
 
 # %% ../nbs/01_data.ipynb #0fd0e13a
 def _gzip_is_complete(path: Path, expected: int) -> bool:
@@ -593,8 +602,8 @@ def _check_voxels(case: Case, imgs: dict, problems: list, row: dict):
     if all(d is not None for d in data.values()):
         files = [case.images[m] for m in MODALITIES]
         channels = [data[f][..., case.volumes[m]] if case.volumes else data[f] for f, m in zip(files, MODALITIES)]
-        found = [p for x, f, m in zip(channels, files, MODALITIES) for p in image_problems(x, f, m)]
-        problems += found or case_problems(np.stack(channels), files)
+        try: check_content(np.stack(channels), files)   # refused, never repaired: a check reports
+        except ContentError as e: problems += e.problems
     if case.label is None: return
     seg = _read_voxels(case.label, nib.load(case.label), problems)
     if seg is None: return
