@@ -161,7 +161,11 @@ def calibration_windows(ckpt: Checkpoint, # The model to calibrate
             image = pre({k: v for k, v in case.as_dict().items() if k != 'label'})['image'][None]
             box, window = brain_window(image, roi, ckpt.divisor)
             first = tuple(slice(b.start, b.start + n) for b, n in zip(box, window))
-            windows.append(np.ascontiguousarray(image[(slice(None), slice(None), *first)].float().numpy()))
+            crop = image[(slice(None), slice(None), *first)].float().numpy()
+            # a window larger than the image is padded with zeros, as sliding windows pad it: an image smaller
+            # than the window, or not a multiple of the divisor (a 2 mm case: 78 slices), is still a valid input
+            pad = [(0, 0), (0, 0), *((0, n - s) for n, s in zip(window, crop.shape[2:]))]
+            windows.append(np.ascontiguousarray(np.pad(crop, pad)))
     source = (str(folder.resolve()) if calibration
               else f'synthetic: {cases} cases of 240x240x155, seed {CALIBRATION_SEED}')
     shapes = [list(w.shape[2:]) for w in windows]
