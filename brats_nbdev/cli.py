@@ -271,7 +271,8 @@ def _study_summary(report: dict, output: Path) -> str:
     files = ', '.join(v for k, v in report['outputs'].items())
     return '\n'.join(lines + [f"  wrote {output / report['study']}/ ({files}, report.json) in {report['seconds']['total']:.1f} s"])
 
-def _predict_studies(model, options: dict, input, output, convention, given: dict, series_rules, keep: bool) -> int:
+def _predict_studies(model, options: dict, input, output, convention, given: dict, series_rules, keep: bool,
+                     store_to: str|None = None) -> int:
     "Segment every clinical study under `input` into `output` (12_clinical); returns how many failed."
     clinical = _room('clinical')
     try: rules, studies = clinical.read_series_rules(series_rules) if series_rules else None, clinical.find_studies(input)
@@ -282,6 +283,9 @@ def _predict_studies(model, options: dict, input, output, convention, given: dic
             chosen = {m: clinical.given_series(v, study) for m, v in given.items() if v}
             report = clinical.segment_study(model, study, output, chosen, rules, convention or 'brats2021', keep, **options)
             print(_study_summary(report, Path(output)))
+            if store_to and 'seg' in report['outputs']:
+                seg = Path(output) / report['study'] / report['outputs']['seg']
+                print(f"stored {seg.name} ({_room('deploy').store_seg(store_to, seg)}) to {store_to}")
         except (clinical.StudyError, RuntimeError, OSError) as e:
             print(f"FAILED {study.id}: {e}"); failed += 1
     return failed
@@ -302,19 +306,31 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, a s
                   series_rules:str=None, # Clinical studies: JSON or YAML series rules (brats_series FILE --write-rules)
                   clinical:bool=False, # Take the input as a clinical study even in a BraTS layout (co-register, skull-strip)
                   keep_preprocessed:bool=False, # Clinical studies: also write the BraTS-ready case and its brain mask
+                  store_to:str=None, # Clinical studies: a DICOMweb root (http://HOST:PORT/dicom-web) to store each SEG in
                   **kwargs):
     "Predict brain-tumour label maps on the inputs' own grids (DICOM SEG too for DICOM studies); exit 1 if any failed."
     from brats_nbdev.model import CheckpointError
     from brats_nbdev.predict import predict_cases
     keep_freed_memory()  # fewer page faults on a CPU (00_core)
     given = {'T1': t1, 'T1Gd': t1gd, 'T2': t2, 'FLAIR': flair}
+    if _room('deploy').is_dicomweb(input):  # a study on a DICOMweb server (13a_deploy): fetched, then as on disk
+        try:
+            with _room('deploy').fetched_study(input) as folder:
+                return brats_predict(checkpoint=checkpoint, input=str(folder), output=output, convention=convention,
+                                     uncertainty=uncertainty, backend=backend, t1=t1, t1gd=t1gd, t2=t2, flair=flair,
+                                     series_rules=series_rules, clinical=True, keep_preprocessed=keep_preprocessed,
+                                     store_to=store_to, **kwargs)
+        except _room('clinical').StudyError as e: sys.exit(f"brats_predict: {e}")
+    if store_to and not _room('deploy').is_dicomweb(store_to):
+        sys.exit(f"brats_predict: --store-to {store_to}: not a DICOMweb address (http://HOST:PORT/dicom-web)")
     studies = clinical or any(given.values()) or _room('clinical').is_study(input, None)
     if studies and uncertainty: sys.exit("brats_predict: --uncertainty is not written for clinical studies yet")
     try: model, options = _model_and_options(checkpoint, backend, **kwargs)
     except CheckpointError as e: sys.exit(f"brats_predict: {e}")
     if rules := rules_in_force(options): print(rules)
     if studies:
-        if _predict_studies(model, options, input, output, convention, given, series_rules, keep_preprocessed): sys.exit(1)
+        if _predict_studies(model, options, input, output, convention, given, series_rules, keep_preprocessed,
+                            store_to): sys.exit(1)
         return
     cases, failures = scan_inputs(input)
     written, failed, repairs = predict_cases(model, cases, output, convention, uncertainty, **options)
