@@ -9,6 +9,7 @@ cfg = cfg['DEFAULT']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
 deploy_requirements = cfg.get('deploy_requirements', '').split()
+deploy_app_requirements = cfg.get('deploy_app_requirements', '').split()
 console_scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
 
 setuptools.setup(
@@ -27,7 +28,8 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'deploy': deploy_requirements},
+    extras_require={'dev': dev_requirements, 'deploy': deploy_requirements,
+                    'deploy-app': deploy_app_requirements},
     python_requires='>=' + cfg['min_python'],
     entry_points={'console_scripts': console_scripts, 'nbdev': [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},
     zip_safe=False,

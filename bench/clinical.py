@@ -30,21 +30,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import command_line, machine, write_section  # noqa: E402
+from common import command_line, machine, timed, write_section  # noqa: E402
 from real_cases import link_real_cases, script  # noqa: E402
 
 REGIONS = ('TC', 'WT', 'ET')
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(args: list, log: Path) -> tuple[float, float]:
-    "Run a command in its own process, output to `log`: (wall seconds, peak RSS in GiB). A failure stops the bench."
-    start = time.perf_counter()
-    with open(log, 'w') as f:
-        p = subprocess.Popen([str(a) for a in args], stdout=f, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(p.pid, 0)
-    if status: sys.exit(f"{' '.join(map(str, args[:2]))} failed ({status}): see {log}")
-    return time.perf_counter() - start, usage.ru_maxrss / 2**20
 
 
 def dice(a, b) -> float:

@@ -1,5 +1,5 @@
 "Shared by the benchmark scripts: machine description, writing one section of bench/RESULTS.md, small measures."
-import os, platform, re, resource, sys
+import os, platform, re, resource, subprocess, sys, time
 from pathlib import Path
 
 import torch
@@ -55,3 +55,13 @@ def time_to_targets(rows: list, targets=(0.80, 0.85)) -> dict:
         for t in targets:
             if str(t) not in reached and r['dice_mean'] >= t: reached[str(t)] = [int(r['epoch']), elapsed]
     return reached
+
+
+def timed(args: list, log: Path, env=None) -> tuple:
+    "Run a command in its own process, output to `log`: (wall seconds, peak RSS in GiB). A failure stops the bench."
+    start = time.perf_counter()
+    with open(log, 'w') as f:
+        p = subprocess.Popen([str(a) for a in args], stdout=f, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(p.pid, 0)
+    if status: sys.exit(f"{' '.join(map(str, args[:2]))} failed ({status}): see {log}")
+    return time.perf_counter() - start, usage.ru_maxrss / 2**20

@@ -17,7 +17,7 @@ from .data import CONVENTIONS, LAYOUTS, check_dataset, find_cases, scan_inputs
 # %% auto #0
 __all__ = ['CHOICES', 'add_option', 'command_parser', 'command', 'field_comments', 'train_parser', 'brats_check', 'brats_synth',
            'brats_train', 'inference_options', 'checkpoint_inference', 'rules_in_force', 'brats_evaluate',
-           'brats_predict', 'brats_series', 'brats_export']
+           'model_and_options', 'brats_predict', 'brats_series', 'brats_export']
 
 # %% ../nbs/14_cli.ipynb #fb241cab
 def _room(name: str):
@@ -32,7 +32,7 @@ def _quick_start():
 CHOICES = {  # option -> its allowed values, read from the room that owns them when a parser is built
     'layout': lambda: LAYOUTS, 'section': lambda: ('training', 'test', 'all'),
     'convention': lambda: tuple(CONVENTIONS), 'split': lambda: ('val', 'all'), 'amp': lambda: AMP_MODES,
-    'format': lambda: (*_room('export').EXPORT_FORMATS, 'bundle'),
+    'format': lambda: (*_room('export').EXPORT_FORMATS, 'bundle', 'monai-deploy'),
     'backend': lambda: ('auto', *dict.fromkeys(b for v in _room('export').BACKENDS.values() for b in v)),
     'generator': lambda: tuple(_room('synthetic').GENERATORS),
     **{name: (lambda name=name: _room('train').CONFIG_CHOICES[name])
@@ -249,7 +249,7 @@ def _report(per_case, cases, model, predictions, out, wandb: str, inference: dic
     log_evaluation(per_case, scored, model, predictions, wandb, out, **inference)
 
 # %% ../nbs/14_cli.ipynb #96ec28b8
-def _model_and_options(path, backend: str = 'auto', **options) -> tuple:
+def model_and_options(path, backend: str = 'auto', **options) -> tuple:
     "The network in `path` (a checkpoint, or an export with its JSON) run by `backend`, and its options."
     from brats_nbdev.export import ExportedNetwork, is_export
     from brats_nbdev.model import CheckpointError, read_checkpoint
@@ -325,7 +325,7 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, a s
         sys.exit(f"brats_predict: --store-to {store_to}: not a DICOMweb address (http://HOST:PORT/dicom-web)")
     studies = clinical or any(given.values()) or _room('clinical').is_study(input, None)
     if studies and uncertainty: sys.exit("brats_predict: --uncertainty is not written for clinical studies yet")
-    try: model, options = _model_and_options(checkpoint, backend, **kwargs)
+    try: model, options = model_and_options(checkpoint, backend, **kwargs)
     except CheckpointError as e: sys.exit(f"brats_predict: {e}")
     if rules := rules_in_force(options): print(rules)
     if studies:
@@ -363,16 +363,19 @@ def brats_series(path:str, # A study folder (DICOM files at any depth, or NIfTI 
 # %% ../nbs/14_cli.ipynb #b8832853
 @command
 def brats_export(checkpoint:str, # Model checkpoint (brats_train's best.pt, or a state_dict)
-                 out:str, # File to write (the JSON file inference needs goes beside it), or a bundle's folder
-                 format:str='onnx', # Export format
+                 out:str, # File to write (the JSON file inference needs goes beside it), or a folder (bundle, app)
+                 format:str='onnx', # Export format; bundle: a MONAI bundle; monai-deploy: a MONAI Deploy application
                  convention:str='msd', # With --format bundle: label numbering of the bundle's label maps
                  int8:bool=False, # With --format openvino: int8 weights and activations (NNCF)
                  calibration:str=None, # With --int8: data folder to calibrate on (default: 3 synthetic cases)
                 ):
-    "Export a checkpoint's network to run without this package's training code (ONNX Runtime, OpenVINO, MONAI)."
+    "Export a checkpoint to run without this package's training code (ONNX Runtime, OpenVINO, MONAI, MONAI Deploy)."
     from brats_nbdev.export import export_bundle, export_model
     from brats_nbdev.model import CheckpointError
-    try: path = (export_bundle(checkpoint, out, convention) if format == 'bundle'
+    folders = {'bundle': lambda: export_bundle(checkpoint, out, convention),
+               'monai-deploy': lambda: _room('deploy').write_app(checkpoint, out)}
+    try: path = (folders[format]() if format in folders
                  else export_model(checkpoint, out, format, int8=int8, calibration=calibration))
     except (CheckpointError, ValueError) as e: sys.exit(f"brats_export: {e}")
+    if format == 'monai-deploy': return print(f"wrote the MONAI Deploy app {path} (python {path} -i STUDY -o OUT)")
     print(f"wrote the MONAI bundle {path}" if format == 'bundle' else f"wrote {path} and {path.name}.json")

@@ -724,13 +724,15 @@ def _checked_native(native: dict, chosen: dict, allow_repairs: bool) -> tuple[di
 # %% ../nbs/12_clinical.ipynb #e6d5647a
 def prepare_study(chosen: dict, # Sequence -> `Series` (`choose_series`)
                   allow_repairs: bool = False, # Set NaN or infinite voxels to the background, and say so
+                  volumes: dict|None = None, # Sequence -> the series already read (MONAI Deploy's volumes, 15)
                  ) -> PreparedStudy:
     "Read the chosen series, register them to the T1Gd, extract the brain, resample to 1 mm around it: BraTS-ready."
     seconds, steps, clock = {}, [], time.perf_counter()
     def lap(stage):
         nonlocal clock
         seconds[stage], clock = round(time.perf_counter() - clock, 2), time.perf_counter()
-    native, repairs = _checked_native({m: read_volume(chosen[m]) for m in MODALITIES}, chosen, allow_repairs)
+    native = volumes or {m: read_volume(chosen[m]) for m in MODALITIES}
+    native, repairs = _checked_native(native, chosen, allow_repairs)
     lap('reading')
     registration = _registrations(native, steps)
     lap('co-registration')

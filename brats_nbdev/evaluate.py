@@ -15,18 +15,21 @@ from tqdm.auto import tqdm
 from .core import atomic_path
 from .data import REGIONS, get_convention
 from .inference import predict_case
-from .metrics import COLUMN_DEFINITION, DEFINITIONS, METRICS, case_metrics
+from .metrics import (COLUMN_DEFINITION, DEFINITIONS, METRICS, brier_score, calibration_error,
+                                 case_metrics)
+from .transforms import labels_to_regions
 
 # %% auto #0
-__all__ = ['case_prediction', 'evaluate', 'summarize', 'results_table', 'cases_to_score', 'write_evaluation']
+__all__ = ['case_prediction', 'calibration_columns', 'evaluate', 'summarize', 'results_table', 'cases_to_score',
+           'write_evaluation']
 
 # %% ../nbs/08_evaluate.ipynb #b79a6f8e
 def case_prediction(case, model=None, predictions=None, convention=None, **inference) -> tuple:
-    "The predicted label map of `case` (from `model`, or read from the folder `predictions`), its convention, repairs."
+    "`case`'s label map (from `model`, or from the folder `predictions`), its convention, repairs, the prediction."
     conv = get_convention(convention or case.convention)
     if model is not None:
         prediction = predict_case(model, case.as_dict(), convention=convention, **inference)
-        return prediction['labels'], conv, prediction['repairs']
+        return prediction['labels'], conv, prediction['repairs'], prediction
     f = Path(predictions) / f'{case.id}.nii.gz'
     if not f.is_file():
         raise FileNotFoundError(f"{f}: no prediction for case {case.id}; predict it or leave the case out")
@@ -34,9 +37,16 @@ def case_prediction(case, model=None, predictions=None, convention=None, **infer
     if img.shape[:3] == ref.shape[:3] and not np.allclose(img.affine, ref.affine, atol=1e-3):
         raise ValueError(f"{f}: affine differs from the ground truth {case.label.name}: "
                          "write predictions on the image's grid")
-    return np.asarray(img.dataobj), conv, []
+    return np.asarray(img.dataobj), conv, [], None
 
 # %% ../nbs/08_evaluate.ipynb #37a1ac21
+def calibration_columns(prediction: dict, # `predict_case`'s output (06_inference)
+                        truth_labels, truth_convention) -> dict:
+    "Region -> the ECE and Brier score of the model's probabilities over the brain (07_metrics)."
+    truth, brain = labels_to_regions(truth_labels, truth_convention), prediction['brain']
+    return {r: {'ece': calibration_error(p, t, mask=brain), 'brier': brier_score(p, t, mask=brain)}
+            for r, p, t in zip(REGIONS, prediction['probabilities'], truth)}
+
 def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_wise: bool = True,
              progress: bool = True, definitions=('brats2021', 'brats2023'),
              **inference) -> tuple[pd.DataFrame, list]:
@@ -44,10 +54,13 @@ def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_
     rows, failures = [], []
     for case in tqdm(cases, desc='evaluating', disable=not progress):
         try:
-            labels, conv, repairs = case_prediction(case, model, predictions, convention, **inference)
+            labels, conv, repairs, prediction = case_prediction(case, model, predictions, convention, **inference)
             truth = nib.load(case.label)
             scores = case_metrics(labels, np.asarray(truth.dataobj), conv, case.convention,
                                   truth.header.get_zooms()[:3], lesion_wise, case.id, definitions)
+            if prediction is not None:  # a model's probabilities: how calibrated they are
+                calibration = calibration_columns(prediction, np.asarray(truth.dataobj), case.convention)
+                scores = [{**r, **calibration[r['region']]} for r in scores]
             rows += [{**r, 'repairs': '; '.join(repairs)} if repairs else r for r in scores]  # said in the table
         except (ValueError, FileNotFoundError, OSError) as e:
             failures.append((case.id, str(e)))

@@ -156,7 +156,8 @@ def predict_case(model, item: dict, convention=None, pixdim=(1.0, 1.0, 1.0), et_
     regions = relabel_small_et(regions, et_min_voxels)
     if largest_lesion: regions = keep_largest_lesion(regions)
     out = {'regions': regions, 'labels': regions_to_labels(regions, convention or item['convention']),
-           'affine': np.asarray(back.affine, dtype=np.float64), 'repairs': repairs}
+           'affine': np.asarray(back.affine, dtype=np.float64), 'repairs': repairs,
+           'probabilities': np.asarray(back, np.float32), 'brain': np.asarray(loaded['image'] != 0).any(0)}
     if spread is not None:
         out['uncertainty'] = np.asarray(_on_input_grid(spread[0], data, pre), dtype=np.float32)
     return out

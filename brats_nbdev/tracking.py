@@ -89,7 +89,7 @@ def log_evaluation(per_case: pd.DataFrame, cases: list, model=None, predictions=
     run.log({'per_case': wandb.Table(dataframe=per_case),
              'summary': wandb.Table(dataframe=_flat_columns(summarize(per_case)))})
     for case in cases[:examples]:
-        labels, conv, _ = case_prediction(case, model, predictions, **inference)
+        labels, conv, *_ = case_prediction(case, model, predictions, **inference)
         truth = labels_to_regions(np.asarray(nib.load(case.label).dataobj), case.convention)
         table = wandb_prediction_table(case_image(case), truth, labels_to_regions(labels, conv), case.id)
         run.log({f'predictions/{case.id}': table})
