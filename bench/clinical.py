@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import command_line, machine, timed, write_section  # noqa: E402
+from common import command_line, machine, read_section, timed, write_section  # noqa: E402
 from real_cases import link_real_cases, script  # noqa: E402
 
 REGIONS = ('TC', 'WT', 'ET')
@@ -279,6 +279,10 @@ def section(rows: list, t: dict|None, brainles_lines: str|None, args) -> str:
                   f"| `brats_predict` process: seconds, peak RSS | {t['seconds']:.1f} s, {t['rss_gb']:.2f} GB |",
                   f"| stages (s) | " + ', '.join(f"{k} {v}" for k, v in t['stages'].items()) + ' |',
                   '', 'Steps: ' + '; '.join(t['steps']) + '. Figure: nbs/images/clinical_tcga.png.']
+    if not brainles_lines and '### BrainLes' in (old := read_section('clinical')):  # not rerun: kept, and said so
+        kept = old.split('### BrainLes', 1)[1].strip()
+        lines += ['', '### BrainLes ' + kept.split('\n', 1)[0], '', '(Not rerun with this run: from the run before, '
+                  'which gave `--brainles-python`.)', kept.split('\n', 1)[1].strip()]
     if brainles_lines:
         lines += ['', '### BrainLes preprocessing on the same study, offline', '',
                   'brainles-preprocessing 0.6 (pip, with torch 2.13.0 CPU; 1.9 GB venv), its README\'s two '

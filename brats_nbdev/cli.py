@@ -33,6 +33,7 @@ CHOICES = {  # option -> its allowed values, read from the room that owns them w
     'layout': lambda: LAYOUTS, 'section': lambda: ('training', 'test', 'all'),
     'convention': lambda: tuple(CONVENTIONS), 'split': lambda: ('val', 'all'), 'amp': lambda: AMP_MODES,
     'format': lambda: (*_room('export').EXPORT_FORMATS, 'bundle', 'monai-deploy'),
+    'uncertainty': lambda: ('flips', 'dropout'),
     'backend': lambda: ('auto', *dict.fromkeys(b for v in _room('export').BACKENDS.values() for b in v)),
     'generator': lambda: tuple(_room('synthetic').GENERATORS),
     **{name: (lambda name=name: _room('train').CONFIG_CHOICES[name])
@@ -268,6 +269,8 @@ def model_and_options(path, backend: str = 'auto', **options) -> tuple:
 def _study_summary(report: dict, output: Path) -> str:
     "A few lines for the console about one segmented study: the series taken, the steps, the files written."
     lines = [f"{report['study']}:", *(f"  {note}" for note in report['choices']), *(f"  {s}" for s in report['steps'])]
+    if report.get('review'):
+        lines.append(f"  REVIEW: quality {report['quality']} below {_room('predict').REVIEW_BELOW}")
     files = ', '.join(v for k, v in report['outputs'].items())
     return '\n'.join(lines + [f"  wrote {output / report['study']}/ ({files}, report.json) in {report['seconds']['total']:.1f} s"])
 
@@ -297,7 +300,7 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, a s
                   input:str, # A 4D MSD file, a case folder, a data set folder, or clinical studies (DICOM or NIfTI)
                   output:str, # Folder for the label maps (and a folder per clinical study)
                   convention:str=None, # Label numbering of the output (default: each case's own; brats2021 for studies)
-                  uncertainty:bool=False, # Also write the spread over the flips (implies --tta; not for clinical studies)
+                  uncertainty:str=None, # Also write uncertainty maps (QU-BraTS's form): from the flips or dropout
                   backend:str='auto', # Runtime: torch for checkpoints; onnxruntime or openvino for exports
                   t1:str=None, # Clinical studies: the T1 to take (SeriesInstanceUID, its folder, or a NIfTI file)
                   t1gd:str=None, # Clinical studies: the T1Gd to take, likewise
@@ -335,6 +338,10 @@ def brats_predict(checkpoint:str, # Model checkpoint (brats_train's best.pt, a s
     cases, failures = scan_inputs(input)
     written, failed, repairs = predict_cases(model, cases, output, convention, uncertainty, **options)
     print(f"wrote {len(written)} file(s) to {output}")
+    summary = Path(output) / 'summary.csv'
+    rows = summary.read_text().splitlines()[1:] if summary in written else []  # this run's summary, if any case ran
+    for case, quality, review in (row.split(',') for row in rows):
+        if review == 'True': print(f"REVIEW {case}: quality {quality} below {_room('predict').REVIEW_BELOW} ({summary})")
     for r in repairs: print(f"REPAIRED {r}")
     for p in failures + failed: print(f"FAILED {p}")
     if failures or failed or not cases: sys.exit(1)

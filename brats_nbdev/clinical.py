@@ -21,6 +21,7 @@ from .core import atomic_path, save_json, save_nifti
 from .data import (BRATS2021, MODALITIES, REGIONS, Case, ContentError, case_problems, get_convention,
                               refuse_or_repair)
 from .inference import predict_case
+from .predict import REVIEW_BELOW, case_quality, uncertainty_maps
 from .transforms import enforce_nesting, regions_to_labels
 from .visualize import REGION_COLOURS, grey, view
 
@@ -32,8 +33,8 @@ __all__ = ['STUDY_PROTOCOL', 'EXTRA_SERIES', 'MR_IMAGE', 'SERIES_KEYWORDS', 'SER
            'write_series_rules', 'read_series_rules', 'Assignment', 'assign_series', 'check_geometry', 'read_volume',
            'choose_series', 'same_grid', 'foreground', 'register_rigid', 'resample', 'skull_stripped', 'brain_mask',
            'ras_grid', 'covering_grid', 'brain_grid', 'PreparedStudy', 'prepare_study', 'study_figure',
-           'predict_prepared', 'to_native', 'label_on_native', 'write_seg', 'read_seg', 'Study', 'find_studies',
-           'is_study', 'given_series', 'segment_study']
+           'predict_prepared', 'prediction_quality', 'to_native', 'label_on_native', 'write_seg', 'read_seg', 'Study',
+           'find_studies', 'is_study', 'given_series', 'segment_study']
 
 # %% ../nbs/12_clinical.ipynb #543a7a0f
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # LPS <-> RAS
@@ -778,6 +779,11 @@ def predict_prepared(model, prepared: PreparedStudy, work, name: str = 'study', 
     for m, f in files.items(): nib.save(to_nifti(prepared.images[m]), f)
     return predict_case(model, Case(name, files, None, BRATS2021, 'brats2021').as_dict(), convention=BRATS2021, **inference)
 
+def prediction_quality(prediction: dict) -> dict:
+    "The study's quality estimate and whether it is marked for review (11_predict's `case_quality`)."
+    quality = case_quality(prediction['regions'], uncertainty_maps(prediction['probabilities']))
+    return {'quality': quality, 'review': bool(quality < REVIEW_BELOW)}
+
 def to_native(regions, prepared: PreparedStudy) -> np.ndarray:
     "Regions (TC, WT, ET) on the prepared grid taken to the T1Gd's own grid (linear, then > 0.5), nested."
     back = [sitk.GetArrayFromImage(resample(like(np.asarray(r, np.float32), prepared.mask), prepared.native)) > 0.5
@@ -967,7 +973,8 @@ def segment_study(model, # A network (04_model) or an export (13_export)
         raise StudyError(f"{e}\n({len(study.ignored)} file(s) of the study are not DICOM images, first "
                          f"{study.ignored[0][0]}: damaged files look like this)") from None
     with tempfile.TemporaryDirectory(prefix='brats_clinical_') as work:
-        regions = to_native(predict_prepared(model, prepared, work, study.id, **inference)['regions'], prepared)
+        prediction = predict_prepared(model, prepared, work, study.id, **inference)
+    regions, quality = to_native(prediction['regions'], prepared), prediction_quality(prediction)
     prepared.seconds['prediction'] = round(time.perf_counter() - start - sum(prepared.seconds.values()), 2)
     final = Path(out_dir) / study.id
     with atomic_path(final) as scratch:
@@ -975,7 +982,7 @@ def segment_study(model, # A network (04_model) or an export (13_export)
         outputs = _write_outputs(scratch, study.id, regions, chosen, prepared, convention, keep_preprocessed)
         prepared.seconds['writing'] = round(time.perf_counter() - start - sum(prepared.seconds.values()), 2)
         prepared.seconds['total'] = round(time.perf_counter() - start, 2)
-        report = {**_report(study, chosen, notes, prepared, regions, convention), 'outputs': outputs}
+        report = {**_report(study, chosen, notes, prepared, regions, convention), **quality, 'outputs': outputs}
         save_json(report, scratch / 'report.json')
         if final.exists(): shutil.rmtree(final)
     return report

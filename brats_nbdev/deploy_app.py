@@ -17,7 +17,8 @@ from .data import MODALITIES, REGIONS
 from .model import CheckpointError
 from .transforms import regions_to_labels
 from .clinical import (SEGMENTS, Study, StudyError, _add, _report, _study_id, assign_series,
-                                  choose_series, like, predict_prepared, prepare_study, to_native, to_nifti)
+                                  choose_series, like, predict_prepared, prediction_quality, prepare_study, to_native,
+                                  to_nifti)
 from .cli import model_and_options
 
 # %% auto #0
@@ -76,7 +77,9 @@ def sitk_volume(voxels, # The SDK's voxels of a series (DHW), after `prepare_ser
             for v in (series.row_direction_cosine, series.col_direction_cosine))
     between_rows, between_columns = (float(v) for v in instances[0].PixelSpacing)
     img = sitk.GetImageFromArray(np.asarray(voxels, np.float32))
-    img.SetSpacing((between_columns, between_rows, float(np.linalg.norm(last - first)) / max(len(instances) - 1, 1)))
+    d = last - first  # summed in the order ITK sums it: one ulp of slice spacing changes the registration
+    between_slices = float(np.sqrt(d[0]**2 + d[1]**2 + d[2]**2)) / max(len(instances) - 1, 1)
+    img.SetSpacing((between_columns, between_rows, between_slices))
     img.SetDirection(tuple(np.stack([r, c, np.cross(r, c)], 1).ravel()))
     img.SetOrigin(tuple(first))
     return img
@@ -105,8 +108,8 @@ def _partial(folder: Path) -> Path: return folder.parent / f".{folder.name}.part
 class BraTSSegmentation(Operator):
     "12_clinical's preparation and prediction on the SDK's volumes: emits TC, WT, ET as (frames, rows, columns, 3)."
     def __init__(self, fragment, *args, model, # A network or an export (`model_and_options`)
-                 options: dict, output_folder: Path, **kwargs):
-        self.model, self.options, self.output_folder = model, options, Path(output_folder)
+                 options: dict, output_folder: Path, source: Path = Path('.'), **kwargs):
+        self.model, self.options, self.output_folder, self.source = model, options, Path(output_folder), Path(source)
         super().__init__(fragment, *args, **kwargs)
 
     def setup(self, spec: OperatorSpec):
@@ -125,16 +128,18 @@ def segment_volumes(self: BraTSSegmentation, volumes: dict) -> tuple:
     start, chosen = time.perf_counter(), {m: volumes[m].metadata()['series'] for m in MODALITIES}
     native = {m: sitk_volume(volumes[m].image.asnumpy(), volumes[m].series) for m in MODALITIES}
     prepared = prepare_study(chosen, self.options.get('allow_repairs', False), volumes=native)
-    study = Study(_study_id(chosen['T1Gd'].tags, 'study'), list(chosen.values()), [], Path('.'))
+    study = Study(_study_id(chosen['T1Gd'].tags, 'study'), list(chosen.values()), [], self.source)
     with tempfile.TemporaryDirectory(prefix='brats_app_') as work:
-        regions = to_native(predict_prepared(self.model, prepared, work, study.id, **self.options)['regions'], prepared)
+        prediction = predict_prepared(self.model, prepared, work, study.id, **self.options)
+    regions = to_native(prediction['regions'], prepared)
     folder = _partial(self.output_folder / study.id)
     shutil.rmtree(folder, ignore_errors=True); folder.mkdir(parents=True)
     save_nifti(to_nifti(like(regions_to_labels(regions, 'brats2021'), prepared.native), np.uint8),
                folder / f"{study.id}.nii.gz")
     prepared.seconds['total'] = round(time.perf_counter() - start, 2)
     report = _report(study, chosen, volumes['T1Gd'].metadata()['notes'], prepared, regions, 'brats2021')
-    save_json({**report, 'outputs': {'labels': f"{study.id}.nii.gz"}}, folder / 'report.json')
+    save_json({**report, **prediction_quality(prediction), 'outputs': {'labels': f"{study.id}.nii.gz"}},
+              folder / 'report.json')
     return np.asarray(regions, np.uint8).transpose(3, 2, 1, 0), folder
 
 # %% ../nbs/15_deploy_app.ipynb #7202fe0d
@@ -173,7 +178,8 @@ class BraTSApp(Application):
         loader = DICOMDataLoaderOperator(self, CountCondition(self, 1), input_folder=Path(context.input_path),
                                          name='loader')
         selector, volumes = BraTSSeriesSelector(self, name='selector'), BraTSVolumes(self, name='volumes')
-        segment = BraTSSegmentation(self, model=model, options=options, output_folder=out, name='segmentation')
+        segment = BraTSSegmentation(self, model=model, options=options, output_folder=out, name='segmentation',
+                                    source=Path(context.input_path))
         writer = AtomicSegWriter(self, segment_descriptions=segment_descriptions(), output_folder=out,
                                  model_info=model_info(context.model_path), name='seg_writer',
                                  custom_tags={'SeriesDescription': 'brats_nbdev tumour regions'})

@@ -13,15 +13,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .core import atomic_path
-from .data import REGIONS, get_convention
+from .data import MODALITIES, REGIONS, get_convention
 from .inference import predict_case
-from .metrics import (COLUMN_DEFINITION, DEFINITIONS, METRICS, brier_score, calibration_error,
-                                 case_metrics)
+from .metrics import (COLUMN_DEFINITION, DEFINITIONS, METRICS, UNCERTAINTY_FILES, brier_score,
+                                 calibration_error, case_metrics, qu_brats)
 from .transforms import labels_to_regions
 
 # %% auto #0
-__all__ = ['case_prediction', 'calibration_columns', 'evaluate', 'summarize', 'results_table', 'cases_to_score',
-           'write_evaluation']
+__all__ = ['case_prediction', 'calibration_columns', 'qu_brats_columns', 'evaluate', 'summarize', 'results_table',
+           'cases_to_score', 'write_evaluation']
 
 # %% ../nbs/08_evaluate.ipynb #b79a6f8e
 def case_prediction(case, model=None, predictions=None, convention=None, **inference) -> tuple:
@@ -47,6 +47,19 @@ def calibration_columns(prediction: dict, # `predict_case`'s output (06_inferenc
     return {r: {'ece': calibration_error(p, t, mask=brain), 'brier': brier_score(p, t, mask=brain)}
             for r, p, t in zip(REGIONS, prediction['probabilities'], truth)}
 
+def qu_brats_columns(case, predictions, labels, convention, truth, truth_convention) -> dict:
+    "Region -> QU-BraTS's AUCs and score where `predictions` holds the case's three uncertainty maps, else {}."
+    files = {r: Path(predictions) / f'{case.id}_{n}.nii.gz' for r, n in UNCERTAINTY_FILES.items()}
+    if not any(f.is_file() for f in files.values()): return {}
+    if missing := [f.name for f in files.values() if not f.is_file()]:
+        raise FileNotFoundError(f"{case.id}: uncertainty maps missing: {', '.join(missing)} (QU-BraTS needs all three)")
+    maps = {r: np.asarray(nib.load(f).dataobj) for r, f in files.items()}
+    t1 = np.asarray(nib.load(case.images['T1']).dataobj)  # QU-BraTS's brain: the T1's nonzero voxels
+    brain = (t1[..., MODALITIES.index('T1')] if t1.ndim == 4 else t1) > 0  # MSD: one 4D file, in this order
+    scores = qu_brats(labels, truth, convention, truth_convention, maps, brain)
+    return {r: {'qu_score': s['SCORE'], 'qu_dice_auc': s['DICE_AUC'], 'qu_ftp_auc': s['FTP_RATIO_AUC'],
+                'qu_ftn_auc': s['FTN_RATIO_AUC']} for r, s in scores.items()}
+
 def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_wise: bool = True,
              progress: bool = True, definitions=('brats2021', 'brats2023'),
              **inference) -> tuple[pd.DataFrame, list]:
@@ -61,6 +74,8 @@ def evaluate(cases: list, model=None, predictions=None, convention=None, lesion_
             if prediction is not None:  # a model's probabilities: how calibrated they are
                 calibration = calibration_columns(prediction, np.asarray(truth.dataobj), case.convention)
                 scores = [{**r, **calibration[r['region']]} for r in scores]
+            elif qu := qu_brats_columns(case, predictions, labels, conv, np.asarray(truth.dataobj), case.convention):
+                scores = [{**r, **qu[r['region']]} for r in scores]
             rows += [{**r, 'repairs': '; '.join(repairs)} if repairs else r for r in scores]  # said in the table
         except (ValueError, FileNotFoundError, OSError) as e:
             failures.append((case.id, str(e)))

@@ -62,8 +62,11 @@ def _paste(values: torch.Tensor, image: torch.Tensor, box) -> torch.Tensor:
 def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overlap: float = 0.5,
                           sw_batch_size: int = 1, mode: str = 'gaussian', amp: str = 'auto',
                           tta: bool = False, crop_to_brain: bool = True, channels_last: bool = True,
-                          divisor: int = 8, fit_window: bool = False) -> tuple:
-    "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...), and with `tta` their std over the flips."
+                          divisor: int = 8, fit_window: bool = False, dropout_passes: int = 0) -> tuple:
+    "Sigmoid probabilities (batch, 3, ...) for `image` (batch, 4, ...); with `tta` or `dropout_passes`, their std."
+    drop = [m for m in getattr(model, 'modules', list)() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+    if dropout_passes and not drop:
+        raise ValueError("Monte Carlo dropout needs a network with dropout (a checkpoint; exports have none)")
     device = next(model.parameters(), torch.empty(0)).device  # an exported network (13_export) has none: CPU
     amp = resolve_amp(amp, device)
     spatial, window = (brain_window(image, roi, divisor, fit_window) if crop_to_brain
@@ -75,14 +78,20 @@ def predict_probabilities(model, image: torch.Tensor, roi=(224, 224, 144), overl
         model(x.contiguous(memory_format=memory))
     )
     runs = []
-    with torch.inference_mode(), autocast(device, amp):
+    with torch.inference_mode(), autocast(device, amp), torch.random.fork_rng():
+        torch.manual_seed(0)  # the dropout masks, so that a prediction repeats
+        for m in drop: m.train(dropout_passes > 0)
         crop = image[box].to(device)
-        for axes in (FLIPS if tta else [()]):
-            p = sliding_window_inference(crop.flip(axes) if axes else crop, window, sw_batch_size, net,
-                                         overlap=overlap, mode=mode).float().sigmoid()
-            runs.append(p.flip(axes) if axes else p)
+        try:
+            for axes in (FLIPS if tta else [()]):
+                for _ in range(max(dropout_passes, 1)):
+                    p = sliding_window_inference(crop.flip(axes) if axes else crop, window, sw_batch_size, net,
+                                                 overlap=overlap, mode=mode).float().sigmoid()
+                    runs.append(p.flip(axes) if axes else p)
+        finally:
+            for m in drop: m.eval()  # a failed case leaves no dropout on for the next
     stack = torch.stack(runs)
-    return _paste(stack.mean(0), image, box), (_paste(stack.std(0), image, box) if tta else None)
+    return _paste(stack.mean(0), image, box), (_paste(stack.std(0), image, box) if len(runs) > 1 else None)
 
 # %% ../nbs/06_inference.ipynb #d9d6ea91
 def relabel_small_et(regions, min_voxels: int) -> np.ndarray:

@@ -14,9 +14,9 @@ from .data import REGIONS, get_convention, label_problem
 from .transforms import labels_to_regions
 
 # %% auto #0
-__all__ = ['HD95_MAX', 'HD95_PENALTY', 'DEFINITIONS', 'COLUMN_DEFINITION', 'METRICS', 'QU_BRATS_THRESHOLDS', 'hd95_voxels',
-           'hd95_surfels', 'region_metrics', 'lesion_metrics', 'case_metrics', 'qu_brats_curves', 'qu_brats',
-           'reliability', 'calibration_error', 'brier_score', 'fit_temperature']
+__all__ = ['HD95_MAX', 'HD95_PENALTY', 'DEFINITIONS', 'COLUMN_DEFINITION', 'METRICS', 'QU_BRATS_THRESHOLDS', 'UNCERTAINTY_FILES',
+           'hd95_voxels', 'hd95_surfels', 'region_metrics', 'lesion_metrics', 'case_metrics', 'qu_brats_curves',
+           'qu_brats', 'reliability', 'calibration_error', 'brier_score', 'fit_temperature']
 
 # %% ../nbs/07_metrics.ipynb #7c701372
 HD95_MAX = float(np.sqrt(240**2 + 240**2 + 155**2))  # 373.13 mm: the penalty of BraTS 2018-2021
@@ -97,7 +97,8 @@ def lesion_metrics(pred, truth, spacing=(1.0, 1.0, 1.0), dilation: int = 3, min_
 # %% ../nbs/07_metrics.ipynb #17e64fe5
 COLUMN_DEFINITION = {'dice': 'both', 'hd95': 'brats2021', 'sensitivity': 'brats2021', 'specificity': 'both',
                      'hd95_2023': 'brats2023', 'sensitivity_2023': 'brats2023', 'lesion_dice': 'brats2023',
-                     'lesion_hd95': 'brats2023', 'ece': 'both', 'brier': 'both'}  # the last two: from probabilities
+                     'lesion_hd95': 'brats2023', 'ece': 'both', 'brier': 'both',  # from probabilities
+                     'qu_score': 'both', 'qu_dice_auc': 'both', 'qu_ftp_auc': 'both', 'qu_ftn_auc': 'both'}  # maps
 METRICS = tuple(COLUMN_DEFINITION)
 
 def _region_row(pred, truth, spacing, definitions, lesion_wise: bool) -> dict:
@@ -130,6 +131,7 @@ def case_metrics(pred_labels, truth_labels, pred_convention, truth_convention, s
 
 # %% ../nbs/07_metrics.ipynb #49895203
 QU_BRATS_THRESHOLDS = np.linspace(100, 0, 41)  # the challenge's τ (NumPy 1's 41 points)
+UNCERTAINTY_FILES = {'WT': 'unc_whole', 'TC': 'unc_core', 'ET': 'unc_enhance'}  # <case>_<name>.nii.gz, as QU-BraTS reads
 _EPS32 = float(np.finfo(np.float32).eps)  # the official code's guard against an empty denominator
 
 def _kept(uncertainty: np.ndarray, where: np.ndarray, thresholds) -> np.ndarray:

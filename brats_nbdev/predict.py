@@ -10,14 +10,21 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
-from .core import save_nifti
-from .data import Case, ContentError, Problem, check_case
+from .core import atomic_path, save_nifti
+from .data import REGIONS, Case, ContentError, Problem, check_case
 from .inference import predict_case
+from .metrics import UNCERTAINTY_FILES
 
 # %% auto #0
-__all__ = ['write_prediction', 'predict_cases']
+__all__ = ['REVIEW_BELOW', 'uncertainty_maps', 'write_prediction', 'case_quality', 'predict_cases']
 
 # %% ../nbs/11_predict.ipynb #e283cda8
+def uncertainty_maps(probabilities) -> np.ndarray:
+    "Per region (TC, WT, ET), 0 (certain) .. 100: the binary entropy of the mean probability, in percent (uint8)."
+    p = np.clip(np.asarray(probabilities, np.float64), 1e-7, 1 - 1e-7)
+    return np.round(-100 * (p * np.log2(p) + (1 - p) * np.log2(1 - p))).astype(np.uint8)
+
+# %% ../nbs/11_predict.ipynb #d972e4dd
 def write_prediction(prediction: dict, case: Case, out_dir, write_uncertainty: bool = False) -> list:
     "Write `<id>.nii.gz` (and `<id>_uncertainty.nii.gz`) on the grid of the case's first image; returns the paths."
     reference = nib.load(next(iter(case.images.values())))
@@ -34,12 +41,23 @@ def write_prediction(prediction: dict, case: Case, out_dir, write_uncertainty: b
     ]
     if write_uncertainty and 'uncertainty' in prediction:
         spread = np.moveaxis(prediction['uncertainty'], 0, -1).astype(np.float32)
-        paths.append(
-            save_nifti(
-                nib.Nifti1Image(spread, reference.affine), Path(out_dir) / f'{case.id}_uncertainty.nii.gz'
-            )
-        )
+        spread_file = Path(out_dir) / f'{case.id}_uncertainty.nii.gz'
+        paths.append(save_nifti(nib.Nifti1Image(spread, reference.affine), spread_file))
+        for region, m in zip(REGIONS, uncertainty_maps(prediction['probabilities'])):
+            name = Path(out_dir) / f'{case.id}_{UNCERTAINTY_FILES[region]}.nii.gz'
+            paths.append(save_nifti(nib.Nifti1Image(m, reference.affine, header), name))
     return paths
+
+# %% ../nbs/11_predict.ipynb #bfeef1b6
+REVIEW_BELOW = 0.8  # quality under which a case is marked for review
+
+def case_quality(regions, # The predicted TC, WT, ET
+                 uncertainty, # Their `uncertainty_maps` (0..100)
+                ) -> float:
+    "1 − the mean WT uncertainty (as a fraction) over the predicted whole tumour and the voxels unsure of it."
+    wt, u = np.asarray(regions[1], bool), np.asarray(uncertainty[1], np.float64)
+    where = wt | (u >= 50)
+    return 1.0 if not where.any() else round(1 - float(u[where].mean()) / 100, 4)
 
 # %% ../nbs/11_predict.ipynb #1f15255a
 def predict_cases(
@@ -47,21 +65,32 @@ def predict_cases(
     cases: list,
     out_dir,
     convention=None,
-    uncertainty: bool = False,
+    uncertainty: str|None = None, # Also write uncertainty maps: flips (the 8 flips) or dropout (8 dropout passes)
     progress: bool = True,
+    review_below: float = REVIEW_BELOW, # Quality under which a case is marked for review in summary.csv
     **inference,
 ) -> tuple[list, list, list]:
-    "Predict and write every case; returns the written paths, the `Problem`s of the cases that failed, the repairs."
-    written, failures, repairs = [], [], []
-    if uncertainty: inference['tta'] = True
+    "Predict and write every case, and summary.csv; returns the paths written, the failures' `Problem`s, the repairs."
+    written, failures, repairs, rows = [], [], [], []
+    mode = 'flips' if uncertainty is True else uncertainty
+    if mode not in (None, False, 'flips', 'dropout'):
+        raise ValueError(f"uncertainty={uncertainty!r}: choose flips or dropout")
+    if mode == 'flips': inference['tta'] = True
+    if mode == 'dropout': inference['dropout_passes'] = 8
     for case in tqdm(cases, desc='predicting', disable=not progress):
         _, problems = check_case(case)
         if problems: failures += problems; continue
         try:
             prediction = predict_case(model, case.as_dict(), convention=convention, **inference)
-            written += write_prediction(prediction, case, out_dir, uncertainty)
+            written += write_prediction(prediction, case, out_dir, bool(mode))
             repairs += [f"{case.id}: {r}" for r in prediction['repairs']]
+            quality = case_quality(prediction['regions'], uncertainty_maps(prediction['probabilities']))
+            rows.append(f"{case.id},{quality},{quality < review_below}")
         except ContentError as e: failures += e.problems
         except (ValueError, RuntimeError, OSError) as e:
             failures.append(Problem(case.images['FLAIR'], f"prediction failed: {e}"))
+    if rows:
+        with atomic_path(Path(out_dir) / 'summary.csv') as tmp:
+            tmp.write_text('\n'.join(['case,quality,review', *rows]) + '\n')
+        written.append(Path(out_dir) / 'summary.csv')
     return written, failures, repairs
